@@ -1,0 +1,1 @@
+//! Alibaba Cloud RPC signature v1 and parameter canonicalisation (ECS, ENS). To be filled.

@@ -1,0 +1,1 @@
+//! XML <-> JSON conversion for vendor bodies. To be filled.

@@ -1,0 +1,14 @@
+//! ipconform: a contract-conformance harness for the cloud APIs that assign
+//! and unassign secondary private IP addresses on elastic network
+//! interfaces, and a local emulator of those APIs.
+//!
+//! Data flows one way: YAML specs and cases are validated once at load
+//! ([`spec`], [`case`]), turned into runs against a [`target`], executed by
+//! the [`runner`] over HTTP, and the run's events feed the [`report`] sinks.
+//! The [`emulator`] never sees the runner; the two share only the
+//! [`dialect`] modules, so the client signs with the very canonicalisation
+//! the emulator verifies with.
+
+pub mod dialect;
+pub mod emulator;
+pub mod fixtures;
