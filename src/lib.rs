@@ -12,3 +12,7 @@
 pub mod dialect;
 pub mod emulator;
 pub mod fixtures;
+
+pub mod case;
+pub mod diag;
+pub mod spec;

@@ -1,0 +1,614 @@
+//! Reading case files: serde for the shape, then a semantic pass that
+//! parses templates, paths and matchers once and places every problem.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template};
+use crate::diag::{find_key, Diagnostic, Diagnostics};
+use crate::dialect::DialectId;
+use crate::fixtures::scalar_to_string;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    dialect: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    cases: Vec<RawCase>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCase {
+    id: String,
+    title: String,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    deviations: BTreeMap<String, String>,
+    steps: Vec<RawStep>,
+    #[serde(default)]
+    cleanup: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    call: String,
+    #[serde(default, rename = "as")]
+    credentials: Option<String>,
+    #[serde(default)]
+    with: serde_yaml::Mapping,
+    #[serde(default)]
+    expect: Option<RawExpect>,
+    #[serde(default)]
+    capture: serde_yaml::Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    body: Option<serde_yaml::Mapping>,
+    #[serde(default)]
+    error: Option<RawError>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawError {
+    status: u16,
+    code: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Loads every case file under `dir` (one folder per dialect; `worlds/`
+/// holds emulator fixtures and is skipped). Reports all problems at once.
+pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    let mut subdirs: Vec<_> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Err(e) => {
+            return Err(Diagnostics(vec![Diagnostic::new(
+                dir.display().to_string(),
+                format!("failed to read the cases directory: {e}"),
+            )
+            .with_hint("run from the project root, or pass --cases DIR")]))
+        }
+    };
+    subdirs.sort();
+    for sub in subdirs.into_iter().filter(|p| p.is_dir()) {
+        let name = sub
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if name == "worlds" {
+            continue;
+        }
+        let folder_dialect = match name.parse::<DialectId>() {
+            Ok(d) => d,
+            Err(e) => {
+                diags.push(
+                    Diagnostic::new(sub.display().to_string(), e)
+                        .with_hint("case folders are named after their dialect"),
+                );
+                continue;
+            }
+        };
+        let mut paths: Vec<_> = match std::fs::read_dir(&sub) {
+            Ok(rd) => rd
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect(),
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    sub.display().to_string(),
+                    format!("failed to read: {e}"),
+                ));
+                continue;
+            }
+        };
+        paths.sort();
+        for path in paths {
+            match load_file(&path) {
+                Ok(file) if file.dialect != folder_dialect => {
+                    let (line, col) =
+                        find_key(&file.text, "dialect", 1, usize::MAX).unwrap_or((1, 1));
+                    diags.push(
+                        Diagnostic::new(
+                            &file.display,
+                            format!(
+                                "a `{}` case file in the `{folder_dialect}` folder",
+                                file.dialect
+                            ),
+                        )
+                        .at(&file.text, line, col)
+                        .with_hint(format!("move it to cases/{}/", file.dialect)),
+                    );
+                }
+                Ok(file) => files.push(file),
+                Err(mut d) => diags.append(&mut d.0),
+            }
+        }
+    }
+    check_unique_ids(&files, &mut diags);
+    if diags.is_empty() {
+        Ok(files)
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Case ids are unique across all files of a dialect, so that a report
+/// line or a `--filter` names one case.
+fn check_unique_ids(files: &[CaseFile], diags: &mut Vec<Diagnostic>) {
+    let mut seen: HashMap<(DialectId, &str), (&str, usize)> = HashMap::new();
+    for file in files {
+        for case in &file.cases {
+            if let Some((other, line)) =
+                seen.insert((file.dialect, &case.id), (&file.display, case.line))
+            {
+                if other != file.display {
+                    diags.push(
+                        Diagnostic::new(
+                            &file.display,
+                            format!("case id `{}` is used twice", case.id),
+                        )
+                        .at(&file.text, case.line, 1)
+                        .with_hint(format!(
+                            "it is also the id of the case at {other}:{line}; rename one"
+                        )),
+                    );
+                }
+            }
+        }
+    }
+}
+
+pub fn load_file(path: &Path) -> Result<CaseFile, Diagnostics> {
+    let display = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic::new(
+            &display,
+            format!("failed to read: {e}"),
+        )])
+    })?;
+    parse_file(path, text)
+}
+
+/// Parses a case file from its text; `path` names it in diagnostics and
+/// gives its group (the file stem).
+pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
+    let display = path.display().to_string();
+    let raw: RawFile = serde_yaml::from_str(&text)
+        .map_err(|e| Diagnostics(vec![Diagnostic::from_yaml(&display, &text, &e)]))?;
+    let mut diags = Vec::new();
+    let place = |key: &str, from: usize, to: usize, message: String| -> Diagnostic {
+        let d = Diagnostic::new(&display, message);
+        match find_key(&text, key, from, to) {
+            Some((line, col)) => d.at(&text, line, col),
+            None if from > 0 => d.at(&text, from, 1),
+            None => d,
+        }
+    };
+    let dialect = match raw.dialect.parse::<DialectId>() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.push(place("dialect", 1, usize::MAX, e));
+            None
+        }
+    };
+    let case_lines = locate_cases(&text, &raw.cases);
+    let mut cases = Vec::with_capacity(raw.cases.len());
+    let mut ids_seen: HashMap<&str, usize> = HashMap::new();
+    for (raw_case, &(line, end_line)) in raw.cases.iter().zip(&case_lines) {
+        if let Some(first) = ids_seen.insert(&raw_case.id, line) {
+            diags.push(place(
+                "id",
+                line,
+                end_line,
+                format!(
+                    "case id `{}` is used twice in this file (first at line {first})",
+                    raw_case.id
+                ),
+            ));
+        }
+        if raw_case.id.is_empty()
+            || raw_case.id.contains(char::is_whitespace)
+            || raw_case.id.contains("::")
+        {
+            diags.push(place(
+                "id",
+                line,
+                end_line,
+                format!(
+                    "case id `{}` must be non-empty kebab-case (no spaces, no `::`)",
+                    raw_case.id
+                ),
+            ));
+        }
+        let cleanup_line = find_key(&text, "cleanup", line, end_line).map(|(l, _)| l);
+        let steps_end = cleanup_line.map(|l| l - 1).unwrap_or(end_line);
+        let step_lines = locate_keys(&text, "call", line, steps_end);
+        let cleanup_lines = cleanup_line
+            .map(|l| locate_keys(&text, "call", l, end_line))
+            .unwrap_or_default();
+        let steps = convert_steps(&raw_case.steps, &step_lines, steps_end, &place, &mut diags);
+        let cleanup = convert_steps(
+            &raw_case.cleanup,
+            &cleanup_lines,
+            end_line,
+            &place,
+            &mut diags,
+        );
+        if raw_case.steps.is_empty() {
+            diags.push(place(
+                "steps",
+                line,
+                end_line,
+                "a case needs at least one step".into(),
+            ));
+        }
+        let mut tags = raw.tags.clone();
+        tags.extend(raw_case.tags.iter().cloned());
+        cases.push(Case {
+            id: raw_case.id.clone(),
+            title: raw_case.title.clone(),
+            source: raw_case.source.clone().or_else(|| raw.source.clone()),
+            tags,
+            deviations: raw_case.deviations.clone(),
+            steps,
+            cleanup,
+            line,
+            end_line,
+        });
+    }
+    match (dialect, diags.is_empty()) {
+        (Some(dialect), true) => Ok(CaseFile {
+            group: path
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            path: path.to_path_buf(),
+            display,
+            dialect,
+            source: raw.source,
+            tags: raw.tags,
+            cases,
+            text,
+        }),
+        _ => Err(Diagnostics(diags)),
+    }
+}
+
+type Place<'a> = dyn Fn(&str, usize, usize, String) -> Diagnostic + 'a;
+
+fn convert_steps(
+    raw: &[RawStep],
+    lines: &[(usize, usize)],
+    region_end: usize,
+    place: &Place<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Step> {
+    let mut steps = Vec::with_capacity(raw.len());
+    for (i, step) in raw.iter().enumerate() {
+        let (line, col) = lines.get(i).copied().unwrap_or((0, 0));
+        let end_line = lines.get(i + 1).map(|(l, _)| l - 1).unwrap_or(region_end);
+        let mut params = Vec::with_capacity(step.with.len());
+        for (key, value) in &step.with {
+            let Some(name) = scalar_to_string(key) else {
+                diags.push(place(
+                    "with",
+                    line,
+                    end_line,
+                    "parameter names must be text".into(),
+                ));
+                continue;
+            };
+            let value =
+                match value {
+                    serde_yaml::Value::Null => None,
+                    other => {
+                        match scalar_to_string(other) {
+                            Some(text) => match Template::parse(&text) {
+                                Ok(t) => Some(t),
+                                Err(e) => {
+                                    diags.push(place(&name, line, end_line, e));
+                                    continue;
+                                }
+                            },
+                            None => {
+                                diags.push(place(
+                            &name,
+                            line,
+                            end_line,
+                            format!("parameter `{name}` must be a string, number, boolean or ~"),
+                        ).with_hint(format!("for a list, write `{name}.1: a`, `{name}.2: b`")));
+                                continue;
+                            }
+                        }
+                    }
+                };
+            params.push((name, value));
+        }
+        let expect = match &step.expect {
+            None => Expect::Success {
+                status: None,
+                body: Vec::new(),
+            },
+            Some(RawExpect {
+                error: Some(_),
+                status: Some(_),
+                ..
+            })
+            | Some(RawExpect {
+                error: Some(_),
+                body: Some(_),
+                ..
+            }) => {
+                diags.push(
+                    place(
+                        "error",
+                        line,
+                        end_line,
+                        "`expect` holds either `error` or `status`/`body`, not both".into(),
+                    )
+                    .with_hint(
+                        "an error's HTTP status goes inside it: `error: {status: 404, code: ...}`",
+                    ),
+                );
+                continue;
+            }
+            Some(RawExpect {
+                error: Some(err), ..
+            }) => {
+                let message = match err.message.as_deref().map(Regex::new).transpose() {
+                    Ok(m) => m,
+                    Err(e) => {
+                        diags.push(place(
+                            "message",
+                            line,
+                            end_line,
+                            format!("invalid message regex: {e}"),
+                        ));
+                        None
+                    }
+                };
+                Expect::Error {
+                    status: err.status,
+                    code: err.code.clone(),
+                    message,
+                }
+            }
+            Some(RawExpect {
+                status,
+                body,
+                error: None,
+            }) => {
+                let mut matchers = Vec::new();
+                for (key, value) in body.iter().flatten() {
+                    let Some(path_text) = key.as_str() else {
+                        diags.push(place(
+                            "body",
+                            line,
+                            end_line,
+                            "body paths must be text".into(),
+                        ));
+                        continue;
+                    };
+                    let path = BodyPath::parse(path_text);
+                    let matcher = Matcher::from_yaml(value);
+                    match (path, matcher) {
+                        (Ok(p), Ok(m)) => matchers.push((p, m)),
+                        (Err(e), _) | (_, Err(e)) => {
+                            diags.push(place(path_text, line, end_line, e))
+                        }
+                    }
+                }
+                if let Some(s) = status {
+                    if !(100..=599).contains(s) {
+                        diags.push(place(
+                            "status",
+                            line,
+                            end_line,
+                            format!("{s} is not an HTTP status"),
+                        ));
+                    }
+                }
+                Expect::Success {
+                    status: *status,
+                    body: matchers,
+                }
+            }
+        };
+        let mut capture = Vec::new();
+        for (key, value) in &step.capture {
+            match (key.as_str(), value.as_str()) {
+                (Some(name), Some(path)) => match BodyPath::parse(path) {
+                    Ok(p) => capture.push((name.to_string(), p)),
+                    Err(e) => diags.push(place(name, line, end_line, e)),
+                },
+                _ => diags.push(place(
+                    "capture",
+                    line,
+                    end_line,
+                    "`capture` maps a name to a body path, both text".into(),
+                )),
+            }
+        }
+        steps.push(Step {
+            call: step.call.clone(),
+            credentials: step.credentials.clone().unwrap_or_else(|| "default".into()),
+            params,
+            expect,
+            capture,
+            line,
+            col,
+            end_line,
+        });
+    }
+    steps
+}
+
+/// The (line, last line) of each case, found from its `id:`. serde gives
+/// no spans for values that parsed; the ids are unique enough to find.
+fn locate_cases(text: &str, cases: &[RawCase]) -> Vec<(usize, usize)> {
+    let mut starts = Vec::with_capacity(cases.len());
+    let mut from = 1;
+    for case in cases {
+        let line = text
+            .lines()
+            .enumerate()
+            .skip(from - 1)
+            .find(|(_, l)| is_id_line(l, &case.id))
+            .map(|(i, _)| i + 1)
+            .unwrap_or(from);
+        starts.push(line);
+        from = line + 1;
+    }
+    let total = text.lines().count().max(1);
+    (0..starts.len())
+        .map(|i| {
+            let end = starts.get(i + 1).map(|n| n - 1).unwrap_or(total);
+            (starts[i], end.max(starts[i]))
+        })
+        .collect()
+}
+
+fn is_id_line(line: &str, id: &str) -> bool {
+    let l = line.trim_start().trim_start_matches('-').trim_start();
+    let Some(rest) = l.strip_prefix("id:") else {
+        return false;
+    };
+    rest.trim().trim_matches(['"', '\'']) == id
+}
+
+/// Every position of `key:` between two lines, in order.
+fn locate_keys(text: &str, key: &str, from: usize, to: usize) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let mut line = from;
+    while let Some(pos) = find_key(text, key, line, to) {
+        found.push(pos);
+        line = pos.0 + 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<CaseFile, Diagnostics> {
+        parse_file(Path::new("cases/alibaba-ecs/t.yaml"), text.to_string())
+    }
+
+    const GOOD: &str = "\
+dialect: alibaba-ecs
+source: 001_d56fe85a99ce17ec.txt
+cases:
+  - id: one
+    title: t
+    steps:
+      - call: AssignPrivateIpAddresses
+        with: {RegionId: '{{region}}', Count: 1, Empty: ~}
+        expect:
+          body:
+            A.B[0]: {ipv4: true}
+        capture:
+          ip: A.B[0]
+      - call: DescribeNetworkInterfaces
+        expect:
+          error: {status: 404, code: X.NotFound, message: '(?i)not found'}
+    cleanup:
+      - call: UnassignPrivateIpAddresses
+";
+
+    #[test]
+    fn loads_a_well_formed_file_with_positions() {
+        let f = parse(GOOD).unwrap();
+        let case = &f.cases[0];
+        assert_eq!(case.line, 4);
+        assert_eq!((case.steps[0].line, case.steps[0].col), (7, 9));
+        assert_eq!(case.steps[1].line, 14);
+        assert_eq!(case.cleanup[0].line, 18);
+        assert_eq!(case.steps[0].params.len(), 3);
+        assert!(case.steps[0].params[2].1.is_none());
+        assert!(matches!(
+            case.steps[1].expect,
+            Expect::Error { status: 404, .. }
+        ));
+        assert_eq!(case.source.as_deref(), Some("001_d56fe85a99ce17ec.txt"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_col_and_suggests() {
+        let bad = GOOD.replace("        capture:", "        captur:");
+        let err = parse(&bad).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains("cases/alibaba-ecs/t.yaml:12:9"), "{shown}");
+        assert!(shown.contains("did you mean `capture`"), "{shown}");
+    }
+
+    #[test]
+    fn semantic_errors_are_placed() {
+        let bad = GOOD.replace("{ipv4: true}", "{ipv5: true}");
+        let err = parse(&bad).unwrap_err().0;
+        assert_eq!(err.len(), 1);
+        assert_eq!((err[0].line, err[0].col), (11, 13));
+        assert!(
+            err[0].message.contains("did you mean `ipv4`"),
+            "{}",
+            err[0].message
+        );
+
+        let bad = GOOD.replace(
+            "expect:\n          error",
+            "expect:\n          status: 200\n          error",
+        );
+        let err = parse(&bad).unwrap_err().0;
+        assert!(err[0].message.contains("not both"), "{}", err[0].message);
+        assert_eq!(err[0].line, 17);
+    }
+
+    #[test]
+    fn unknown_dialect_and_duplicate_ids() {
+        let bad = GOOD.replace("dialect: alibaba-ecs", "dialect: alibaba-ecz");
+        let err = parse(&bad).unwrap_err().0;
+        assert!(err[0].message.contains("unknown dialect"));
+        assert_eq!(err[0].line, 1);
+
+        let twice = format!("{GOOD}  - id: one\n    title: again\n    steps:\n      - call: X\n");
+        let err = parse(&twice).unwrap_err().0;
+        assert!(err[0].message.contains("used twice"), "{}", err[0].message);
+        assert_eq!(err[0].line, 19);
+    }
+
+    #[test]
+    fn no_panic_on_garbage() {
+        for text in [
+            "",
+            "[",
+            "cases: 5",
+            "dialect: [1]",
+            "\u{0}",
+            "cases:\n  - {}",
+        ] {
+            assert!(parse(text).is_err());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Cases: scenarios against one dialect, loaded strictly from YAML.
+//!
+//! Loading is one pass: serde (with `deny_unknown_fields`) gives the raw
+//! shape and the position of any syntax or shape error; a second, semantic
+//! pass parses templates, body paths, matchers and regexes once, and checks
+//! what serde cannot (duplicate ids, an expectation of both a body and an
+//! error). Every problem becomes a [`Diagnostic`] with `file:line:col`, and
+//! all of a run's problems are reported together.
+
+mod load;
+pub mod matcher;
+pub mod path;
+pub mod template;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use regex::Regex;
+
+use crate::dialect::DialectId;
+
+pub use load::{load_dir, load_file, parse_file};
+pub use matcher::{Expected, Matcher};
+pub use path::BodyPath;
+pub use template::Template;
+
+/// One case file.
+#[derive(Debug, Clone)]
+pub struct CaseFile {
+    /// The path as given to the loader.
+    pub path: PathBuf,
+    /// The path for messages (relative to the working directory).
+    pub display: String,
+    /// The file's stem: the middle part of a trial name.
+    pub group: String,
+    pub dialect: DialectId,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub cases: Vec<Case>,
+    /// The text, kept for positions of later (lint) diagnostics.
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub title: String,
+    /// The case's source, or its file's.
+    pub source: Option<String>,
+    /// The file's tags followed by the case's own.
+    pub tags: Vec<String>,
+    /// Target name -> why that target is known to deviate.
+    pub deviations: BTreeMap<String, String>,
+    pub steps: Vec<Step>,
+    pub cleanup: Vec<Step>,
+    /// 1-based line of the case's `id:`.
+    pub line: usize,
+    /// Last line that belongs to this case.
+    pub end_line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub call: String,
+    /// Credential set by name; `default` when the case does not say.
+    pub credentials: String,
+    /// Parameters in the order written; `None` is sent empty (`Name=`).
+    pub params: Vec<(String, Option<Template>)>,
+    pub expect: Expect,
+    pub capture: Vec<(String, BodyPath)>,
+    /// 1-based position of the step's `call:`.
+    pub line: usize,
+    pub col: usize,
+    /// Last line of the step.
+    pub end_line: usize,
+}
+
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// A 2xx reply without a vendor error; `status` pins the exact code.
+    Success {
+        status: Option<u16>,
+        body: Vec<(BodyPath, Matcher)>,
+    },
+    /// A vendor error with this HTTP status and code.
+    Error {
+        status: u16,
+        code: String,
+        message: Option<Regex>,
+    },
+}
+
+impl Case {
+    /// The trial address of this case on a target:
+    /// `emulator::alibaba-ecs::assign::ecs-assign-explicit-ip`.
+    pub fn address(&self, target: &str, file: &CaseFile) -> String {
+        format!("{target}::{}::{}::{}", file.dialect, file.group, self.id)
+    }
+}
+
+/// Names the runner itself provides to templates, beside fixtures and
+/// captures.
+pub const BUILTIN_VARIABLES: &[&str] = &["case.nonce", "case.id"];

@@ -1,0 +1,190 @@
+//! Specs: the contract of each operation, transcribed from its vendor
+//! document, loaded and validated once.
+//!
+//! A spec says which parameters an operation takes, how they combine, what a
+//! success body looks like (a JSON Schema, compiled here once so that every
+//! response check is a walk over a prebuilt validator) and the whole error
+//! table of the document. The runner asks a spec two questions about every
+//! response: does this success body fit the schema, and is this error code
+//! documented for this operation with this HTTP status? Those answers are
+//! the "contract findings" reported beside a case's own expectations.
+
+mod file;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::dialect::DialectId;
+
+pub use file::{Assumption, ErrorEntry, ParamSpec, ParamType, Repeat, Rule};
+
+/// Every spec of every dialect, keyed by dialect and operation name.
+pub struct SpecSet {
+    operations: BTreeMap<(DialectId, String), OperationSpec>,
+}
+
+/// The contract of one operation, with the dialect's common parameters and
+/// errors merged in.
+pub struct OperationSpec {
+    pub dialect: DialectId,
+    pub operation: String,
+    pub source: String,
+    pub file: String,
+    pub assumptions: Vec<Assumption>,
+    /// The operation's own parameters, in document order.
+    pub parameters: Vec<ParamSpec>,
+    /// The dialect's common parameters (Action, Signature, ...).
+    pub common_parameters: Vec<ParamSpec>,
+    pub rules: Vec<Rule>,
+    /// The operation's errors followed by the dialect's common errors.
+    pub errors: Vec<ErrorEntry>,
+    response_schema: Option<jsonschema::Validator>,
+}
+
+/// A way a response departs from its operation's documented contract,
+/// whatever the case itself expected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Finding {
+    /// The success body breaks the response schema at `pointer`.
+    SchemaViolation { pointer: String, message: String },
+    /// The error code is not in the operation's catalog.
+    UndocumentedErrorCode { code: String, status: u16 },
+    /// The code is documented, with another HTTP status.
+    StatusMismatch {
+        code: String,
+        documented: u16,
+        actual: u16,
+    },
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::SchemaViolation { pointer, message } => {
+                let at = if pointer.is_empty() { "/" } else { pointer };
+                write!(
+                    f,
+                    "success body breaks the response schema at {at}: {message}"
+                )
+            }
+            Finding::UndocumentedErrorCode { code, status } => write!(
+                f,
+                "error code {code} (HTTP {status}) is not documented for this operation"
+            ),
+            Finding::StatusMismatch {
+                code,
+                documented,
+                actual,
+            } => write!(
+                f,
+                "error code {code} came with HTTP {actual}; the document says {documented}"
+            ),
+        }
+    }
+}
+
+impl SpecSet {
+    /// Loads every `specs/<dialect>/*.yaml` under `dir`, reporting every
+    /// problem found rather than the first.
+    pub fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
+        file::load_dir(dir)
+    }
+
+    pub fn get(&self, dialect: DialectId, operation: &str) -> Option<&OperationSpec> {
+        self.operations.get(&(dialect, operation.to_string()))
+    }
+
+    /// The operation names of a dialect, for "did you mean" hints.
+    pub fn operations(&self, dialect: DialectId) -> impl Iterator<Item = &str> {
+        self.operations
+            .keys()
+            .filter(move |(d, _)| *d == dialect)
+            .map(|(_, op)| op.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.operations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.operations.is_empty()
+    }
+}
+
+impl OperationSpec {
+    /// Looks up a parameter by the name sent on the wire: `PrivateIpAddress.3`
+    /// matches the repeat list `PrivateIpAddress.N`, whose allowed N is
+    /// checked by the caller through [`ParamSpec::repeat`].
+    pub fn parameter(&self, wire_name: &str) -> Option<(&ParamSpec, Option<u32>)> {
+        self.parameters
+            .iter()
+            .chain(&self.common_parameters)
+            .find_map(|p| p.matches(wire_name).map(|n| (p, n)))
+    }
+
+    /// Every parameter name as written in the spec, for hints.
+    pub fn parameter_names(&self) -> impl Iterator<Item = &str> {
+        self.parameters
+            .iter()
+            .chain(&self.common_parameters)
+            .map(|p| p.name.as_str())
+    }
+
+    pub fn error(&self, code: &str) -> Option<&ErrorEntry> {
+        self.errors.iter().find(|e| e.code == code)
+    }
+
+    /// Checks a success body against the response schema.
+    pub fn check_success(&self, body: &serde_json::Value) -> Vec<Finding> {
+        let Some(validator) = &self.response_schema else {
+            return Vec::new();
+        };
+        validator
+            .iter_errors(body)
+            .map(|e| Finding::SchemaViolation {
+                pointer: e.instance_path.to_string(),
+                message: e.to_string(),
+            })
+            .collect()
+    }
+
+    /// Checks an error against the catalog: documented, with this status.
+    pub fn check_error(&self, status: u16, code: &str) -> Vec<Finding> {
+        match self.error(code) {
+            None => vec![Finding::UndocumentedErrorCode {
+                code: code.to_string(),
+                status,
+            }],
+            Some(entry) if entry.status != status => vec![Finding::StatusMismatch {
+                code: code.to_string(),
+                documented: entry.status,
+                actual: status,
+            }],
+            Some(_) => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for OperationSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperationSpec")
+            .field("dialect", &self.dialect)
+            .field("operation", &self.operation)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one place a spec's diagnostics are built, so each names its file.
+fn diag(file: &str, text: &str, key: &str, message: String) -> Diagnostic {
+    let d = Diagnostic::new(file, message);
+    match crate::diag::find_key(text, key, 1, usize::MAX) {
+        Some((line, col)) => d.at(text, line, col),
+        None => d,
+    }
+}
