@@ -16,3 +16,6 @@ pub mod fixtures;
 pub mod case;
 pub mod diag;
 pub mod spec;
+pub mod runner;
+pub mod report;
+pub mod lint;

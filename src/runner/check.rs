@@ -1,0 +1,169 @@
+//! Judging one response against one step's expectation.
+//!
+//! The expectation and the response are each rendered as the same short
+//! list of lines (`status: 404`, `code: InvalidEniId.NotFound`,
+//! `body.Path: length 1`); a line that differs is a mismatch. That pair of
+//! texts is what the unified diff of a failing step shows: the reader sees
+//! the expected and actual values side by side, in the case's own terms.
+
+use similar::TextDiff;
+
+use crate::case::matcher::Lookup;
+use crate::case::Expect;
+use crate::dialect::Decoded;
+
+/// The two views of one step, and whether they agree.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub expected: Vec<String>,
+    pub actual: Vec<String>,
+    pub mismatches: usize,
+}
+
+impl Verdict {
+    fn line(&mut self, expected: String, actual: Option<String>) {
+        match actual {
+            None => {
+                self.actual.push(expected.clone());
+                self.expected.push(expected);
+            }
+            Some(actual) => {
+                self.mismatches += 1;
+                self.expected.push(expected);
+                self.actual.push(actual);
+            }
+        }
+    }
+
+    /// A unified diff of the two views, `None` when they agree.
+    pub fn diff(&self) -> Option<String> {
+        if self.mismatches == 0 {
+            return None;
+        }
+        let expected = self.expected.join("\n") + "\n";
+        let actual = self.actual.join("\n") + "\n";
+        Some(
+            TextDiff::from_lines(&expected, &actual)
+                .unified_diff()
+                .context_radius(8)
+                .header("expected", "actual")
+                .to_string(),
+        )
+    }
+}
+
+pub fn judge(expect: &Expect, got: &Decoded, lookup: Lookup<'_>) -> Verdict {
+    let mut v = Verdict::default();
+    let actual_error = got
+        .error
+        .as_ref()
+        .map(|e| format!("error: {} {:?}", e.code, e.message));
+    match expect {
+        Expect::Success { status, body } => {
+            let status_ok = match status {
+                Some(s) => got.status == *s,
+                None => (200..300).contains(&got.status),
+            };
+            let want = match status {
+                Some(s) => format!("status: {s}"),
+                None => "status: 2xx".to_string(),
+            };
+            v.line(want, (!status_ok).then(|| format!("status: {}", got.status)));
+            v.line("error: none".into(), actual_error);
+            if got.error.is_none() {
+                for (path, matcher) in body {
+                    let selected = path.select(&got.body);
+                    let outcome = matcher.check(selected.as_ref(), got.xml, lookup);
+                    v.line(
+                        format!("body.{path}: {}", matcher.describe(lookup)),
+                        outcome.err().map(|actual| format!("body.{path}: {actual}")),
+                    );
+                }
+            }
+        }
+        Expect::Error {
+            status,
+            code,
+            message,
+        } => {
+            v.line(
+                format!("status: {status}"),
+                (got.status != *status).then(|| format!("status: {}", got.status)),
+            );
+            let actual_code = got.error.as_ref().map(|e| e.code.as_str());
+            v.line(
+                format!("code: {code}"),
+                (actual_code != Some(code.as_str()))
+                    .then(|| format!("code: {}", actual_code.unwrap_or("(no error)"))),
+            );
+            if let Some(re) = message {
+                let actual_message = got.error.as_ref().map(|e| e.message.as_str());
+                v.line(
+                    format!("message: matches /{}/", re.as_str()),
+                    (!actual_message.is_some_and(|m| re.is_match(m)))
+                        .then(|| format!("message: {:?}", actual_message.unwrap_or(""))),
+                );
+            }
+        }
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{BodyPath, Matcher};
+    use crate::dialect::VendorError;
+    use serde_json::json;
+
+    fn none(_: &str) -> Option<&'static str> {
+        None
+    }
+
+    #[test]
+    fn wrong_code_shows_in_the_diff() {
+        let expect = Expect::Error {
+            status: 404,
+            code: "InvalidEniId.NotFound".into(),
+            message: None,
+        };
+        let got = Decoded {
+            status: 403,
+            body: json!({}),
+            xml: false,
+            error: Some(VendorError {
+                code: "MissingParameter".into(),
+                message: "m".into(),
+            }),
+        };
+        let v = judge(&expect, &got, &none);
+        assert_eq!(v.mismatches, 2);
+        let diff = v.diff().unwrap();
+        assert!(diff.contains("-code: InvalidEniId.NotFound"), "{diff}");
+        assert!(diff.contains("+code: MissingParameter"), "{diff}");
+        assert!(diff.contains("+status: 403"), "{diff}");
+    }
+
+    #[test]
+    fn body_matchers_line_up() {
+        let expect = Expect::Success {
+            status: Some(200),
+            body: vec![(
+                BodyPath::parse("A[*]").unwrap(),
+                Matcher::Length(1),
+            )],
+        };
+        let got = Decoded {
+            status: 200,
+            body: json!({"A": ["x", "y"]}),
+            xml: false,
+            error: None,
+        };
+        let v = judge(&expect, &got, &none);
+        assert_eq!(v.mismatches, 1);
+        let diff = v.diff().unwrap();
+        assert!(diff.contains("-body.A[*]: length 1"), "{diff}");
+        assert!(diff.contains("+body.A[*]: length 2 [\"x\",\"y\"]"), "{diff}");
+        assert!(diff.contains(" status: 200"), "{diff}");
+    }
+}

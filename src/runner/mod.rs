@@ -1,0 +1,396 @@
+//! The runner: one case against one endpoint, over HTTP.
+//!
+//! Steps run in order; each renders its parameters from fixtures, captures
+//! and built-ins, is encoded and signed by the case's dialect, sent, decoded,
+//! judged against the step's expectation and against the operation's spec
+//! (the contract findings), and may capture values for later steps. The
+//! first failing step stops the steps; cleanup runs regardless, each of its
+//! steps on its own, so a failed assertion never leaves state behind on a
+//! real cloud. The runner reaches a target only through its base URL: it
+//! never touches the emulator's memory.
+
+mod check;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::case::{Case, CaseFile, Expect, Step};
+use crate::dialect::{Call, ClientDialect, Decoded};
+use crate::fixtures::Fixtures;
+use crate::spec::{Finding, SpecSet};
+
+pub use check::{judge, Verdict};
+
+/// Where a case runs: a name (for deviations and reports), a base URL and
+/// the fixtures that target provides.
+pub struct Endpoint<'a> {
+    pub target: &'a str,
+    pub base_url: &'a str,
+    pub fixtures: &'a Fixtures,
+}
+
+/// Sends requests and judges responses. Cheap to share: one HTTP client
+/// (with its connection pool) and the loaded specs.
+pub struct Runner<'s> {
+    http: reqwest::Client,
+    specs: &'s SpecSet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Every step met its expectation and the contract.
+    Conforms,
+    /// Some step did not.
+    Fails,
+    /// It failed on a target where that is a known deviation.
+    KnownDeviation,
+    /// It conformed on a target listed as deviating: the deviation is stale.
+    UnexpectedConformance,
+}
+
+impl Outcome {
+    /// Whether this outcome lets the run succeed.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Conforms | Outcome::KnownDeviation)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Step,
+    Cleanup,
+}
+
+/// What happened in one step, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    pub phase: Phase,
+    /// 1-based within its phase.
+    pub index: usize,
+    pub call: String,
+    /// `file:line` of the step's `call:`.
+    pub location: String,
+    /// The request as sent, with signatures removed.
+    pub request: Option<String>,
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub body: Option<Value>,
+    /// Expectation mismatches as a unified diff of expected and actual.
+    pub diff: Option<String>,
+    pub findings: Vec<Finding>,
+    /// Anything else that stopped the step (transport, unknown variable).
+    pub problems: Vec<String>,
+    /// A cleanup step skipped because what it needs was never captured.
+    pub skipped: Option<String>,
+    #[serde(serialize_with = "as_micros")]
+    pub elapsed: Duration,
+}
+
+impl StepRecord {
+    pub fn failed(&self) -> bool {
+        self.diff.is_some() || !self.findings.is_empty() || !self.problems.is_empty()
+    }
+}
+
+/// The result of one case on one target.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    pub address: String,
+    pub target: String,
+    pub dialect: String,
+    pub file: String,
+    pub line: usize,
+    pub id: String,
+    pub title: String,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    pub outcome: Outcome,
+    /// The reason the target's deviation gives, when it has one.
+    pub deviation: Option<String>,
+    pub steps: Vec<StepRecord>,
+    #[serde(serialize_with = "as_micros")]
+    pub elapsed: Duration,
+}
+
+fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+impl<'s> Runner<'s> {
+    pub fn new(specs: &'s SpecSet) -> Runner<'s> {
+        // Loopback targets answer in microseconds; a real cloud in well under
+        // a minute. A hung target must fail the case, not the whole run.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Runner { http, specs }
+    }
+
+    pub fn specs(&self) -> &SpecSet {
+        self.specs
+    }
+
+    pub async fn run_case(&self, file: &CaseFile, case: &Case, endpoint: &Endpoint<'_>) -> CaseResult {
+        let started = Instant::now();
+        let client = file.dialect.client();
+        let mut scope = Scope {
+            fixtures: endpoint.fixtures,
+            captures: HashMap::new(),
+            nonce: uuid::Uuid::new_v4().to_string(),
+            case_id: &case.id,
+        };
+        let mut records = Vec::with_capacity(case.steps.len() + case.cleanup.len());
+        for (i, step) in case.steps.iter().enumerate() {
+            let record = self
+                .run_step(file, step, Phase::Step, i + 1, client, endpoint, &mut scope)
+                .await;
+            let failed = record.failed();
+            records.push(record);
+            if failed {
+                break;
+            }
+        }
+        for (i, step) in case.cleanup.iter().enumerate() {
+            let record = self
+                .run_step(file, step, Phase::Cleanup, i + 1, client, endpoint, &mut scope)
+                .await;
+            records.push(record);
+        }
+        let failed = records.iter().any(StepRecord::failed);
+        let deviation = case.deviations.get(endpoint.target).cloned();
+        let outcome = match (failed, deviation.is_some()) {
+            (false, false) => Outcome::Conforms,
+            (true, false) => Outcome::Fails,
+            (true, true) => Outcome::KnownDeviation,
+            (false, true) => Outcome::UnexpectedConformance,
+        };
+        CaseResult {
+            address: case.address(endpoint.target, file),
+            target: endpoint.target.to_string(),
+            dialect: file.dialect.to_string(),
+            file: file.display.clone(),
+            line: case.line,
+            id: case.id.clone(),
+            title: case.title.clone(),
+            source: case.source.clone(),
+            tags: case.tags.clone(),
+            outcome,
+            deviation,
+            steps: records,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        file: &CaseFile,
+        step: &Step,
+        phase: Phase,
+        index: usize,
+        client: &dyn ClientDialect,
+        endpoint: &Endpoint<'_>,
+        scope: &mut Scope<'_>,
+    ) -> StepRecord {
+        let started = Instant::now();
+        let mut record = StepRecord {
+            phase,
+            index,
+            call: step.call.clone(),
+            location: format!("{}:{}", file.display, step.line),
+            request: None,
+            status: None,
+            error_code: None,
+            body: None,
+            diff: None,
+            findings: Vec::new(),
+            problems: Vec::new(),
+            skipped: None,
+            elapsed: Duration::ZERO,
+        };
+        let params = match scope.render_params(step) {
+            Ok(p) => p,
+            Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
+                record.skipped = Some(format!(
+                    "`{{{{{missing}}}}}` was never captured (an earlier step failed first)"
+                ));
+                return record;
+            }
+            Err(missing) => {
+                record.problems.push(format!(
+                    "unknown variable `{{{{{missing}}}}}`: not a fixture of target `{}`, a capture of an earlier step, nor a built-in",
+                    endpoint.target
+                ));
+                return record;
+            }
+        };
+        let Some(credentials) = endpoint.fixtures.credentials.get(&step.credentials) else {
+            record.problems.push(format!(
+                "target `{}` has no credential set `{}` (`as:` of this step)",
+                endpoint.target, step.credentials
+            ));
+            return record;
+        };
+        let wire = client.encode(&Call {
+            operation: &step.call,
+            params: &params,
+            credentials,
+        });
+        record.request = Some(redact(&wire.path_and_query, client.redacted_params()));
+        let decoded = match self.send(endpoint.base_url, &wire).await {
+            Ok((status, bytes)) => client.decode(status, &bytes),
+            Err(e) => {
+                record.problems.push(format!(
+                    "failed to reach {}: {e}",
+                    endpoint.base_url
+                ));
+                record.elapsed = started.elapsed();
+                return record;
+            }
+        };
+        record.status = Some(decoded.status);
+        record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
+        let verdict = {
+            let lookup = |name: &str| scope.lookup(name);
+            check::judge(&step.expect, &decoded, &lookup)
+        };
+        record.diff = verdict.diff().map(|diff| {
+            format!(
+                "{diff}\nto accept the actual behaviour, edit the `expect` of the step at {}:{}; \
+                 if only this target behaves so, add `deviations: {{{}: \"why\"}}` to the case",
+                file.display, step.line, endpoint.target
+            )
+        });
+        record.findings = self.contract_findings(file, step, &decoded);
+        self.capture(step, &decoded, scope, &mut record);
+        record.body = Some(decoded.body);
+        record.elapsed = started.elapsed();
+        record
+    }
+
+    async fn send(&self, base_url: &str, wire: &crate::dialect::WireRequest) -> Result<(u16, bytes::Bytes), reqwest::Error> {
+        let url = format!("{}{}", base_url.trim_end_matches('/'), wire.path_and_query);
+        let method = reqwest::Method::from_bytes(wire.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut request = self.http.request(method, url);
+        for (name, value) in &wire.headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = &wire.body {
+            request = request.body(body.clone());
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        Ok((status, response.bytes().await?))
+    }
+
+    /// What the spec says about this response, whatever the case expected.
+    fn contract_findings(&self, file: &CaseFile, step: &Step, decoded: &Decoded) -> Vec<Finding> {
+        let Some(spec) = self.specs.get(file.dialect, &step.call) else {
+            return Vec::new();
+        };
+        match &decoded.error {
+            Some(error) => spec.check_error(decoded.status, &error.code),
+            // An XML body's leaves are all text, so the JSON schema's types
+            // cannot apply to it; its shape is checked by the case's paths.
+            None if decoded.xml => Vec::new(),
+            None if (200..300).contains(&decoded.status) => spec.check_success(&decoded.body),
+            None => Vec::new(),
+        }
+    }
+
+    fn capture(&self, step: &Step, decoded: &Decoded, scope: &mut Scope<'_>, record: &mut StepRecord) {
+        for (name, path) in &step.capture {
+            match path.select(&decoded.body) {
+                Some(Value::String(s)) => {
+                    scope.captures.insert(name.clone(), s);
+                }
+                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                    scope.captures.insert(name.clone(), v.to_string());
+                }
+                Some(other) => record.problems.push(format!(
+                    "capture `{name}`: `{path}` holds {}, not a scalar",
+                    crate::case::matcher::compact(&other)
+                )),
+                None => record
+                    .problems
+                    .push(format!("capture `{name}`: `{path}` is absent from the body")),
+            }
+        }
+    }
+}
+
+/// The names a step's templates can see, innermost first: captures,
+/// fixtures, built-ins.
+struct Scope<'a> {
+    fixtures: &'a Fixtures,
+    captures: HashMap<String, String>,
+    nonce: String,
+    case_id: &'a str,
+}
+
+impl Scope<'_> {
+    fn lookup(&self, name: &str) -> Option<&str> {
+        if let Some(v) = self.captures.get(name) {
+            return Some(v);
+        }
+        if let Some(v) = self.fixtures.values.get(name) {
+            return Some(v);
+        }
+        match name {
+            "case.nonce" => Some(&self.nonce),
+            "case.id" => Some(self.case_id),
+            _ => None,
+        }
+    }
+
+    fn render_params(&self, step: &Step) -> Result<Vec<(String, String)>, String> {
+        step.params
+            .iter()
+            .map(|(name, value)| {
+                let text = match value {
+                    None => String::new(),
+                    Some(t) => t.render(|v| self.lookup(v))?.into_owned(),
+                };
+                Ok((name.clone(), text))
+            })
+            .collect()
+    }
+
+    /// Whether `name` is captured by some step of the file's cases: a
+    /// cleanup that needs it is skipped, not failed, when it never came.
+    fn is_capture_name(&self, file: &CaseFile, name: &str) -> bool {
+        file.cases
+            .iter()
+            .flat_map(|c| &c.steps)
+            .any(|s| s.capture.iter().any(|(n, _)| n == name))
+    }
+}
+
+/// The request line for reports: the signature parameters dropped, since
+/// they are noise to a reader and derived from a secret.
+fn redact(path_and_query: &str, redacted: &[&str]) -> String {
+    let Some((path, query)) = path_and_query.split_once('?') else {
+        return path_and_query.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            !redacted.contains(&name)
+        })
+        .collect();
+    format!("{path}?{}", kept.join("&"))
+}
+
+impl Expect {
+    pub fn is_error(&self) -> bool {
+        matches!(self, Expect::Error { .. })
+    }
+}
