@@ -70,15 +70,34 @@ impl ParamSpec {
     }
 }
 
-/// A combination rule between parameters.
+/// A combination rule between parameters, written as a one-key map
+/// (`- exactly_one_of: [A, B]`). A struct rather than an enum because
+/// serde_norway reads enums from YAML tags (`!exactly_one_of`), which
+/// nobody writes by hand.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub enum Rule {
+#[serde(deny_unknown_fields)]
+pub struct Rule {
     /// Exactly one of these parameters (a repeat list counts when any of
     /// its elements is present).
-    ExactlyOneOf(Vec<String>),
+    #[serde(default)]
+    pub exactly_one_of: Option<Vec<String>>,
     /// At most one of them.
-    AtMostOneOf(Vec<String>),
+    #[serde(default)]
+    pub at_most_one_of: Option<Vec<String>>,
+}
+
+impl Rule {
+    /// The parameters the rule names, whichever kind it is.
+    pub fn parameters(&self) -> &[String] {
+        self.exactly_one_of
+            .as_deref()
+            .or(self.at_most_one_of.as_deref())
+            .unwrap_or_default()
+    }
+
+    fn is_well_formed(&self) -> bool {
+        self.exactly_one_of.is_some() != self.at_most_one_of.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -217,6 +236,27 @@ pub(super) fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
                         op.operation
                     ),
                 ));
+            }
+            for rule in &op.rules {
+                if !rule.is_well_formed() {
+                    diags.push(diag(
+                        &file,
+                        &text,
+                        "rules",
+                        "each rule is one of `exactly_one_of: [...]` or `at_most_one_of: [...]`"
+                            .into(),
+                    ));
+                }
+                for name in rule.parameters() {
+                    if !op.parameters.iter().any(|p| &p.name == name) {
+                        diags.push(diag(
+                            &file,
+                            &text,
+                            "rules",
+                            format!("rule names `{name}`, which is not among the parameters"),
+                        ));
+                    }
+                }
             }
             let response_schema = match &op.response {
                 Some(r) => match jsonschema::validator_for(&r.schema) {

@@ -188,3 +188,63 @@ fn diag(file: &str, text: &str, key: &str, message: String) -> Diagnostic {
         None => d,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn project_specs() -> SpecSet {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+        SpecSet::load_dir(&dir).unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    #[test]
+    fn project_specs_load_with_common_errors_merged() {
+        let specs = project_specs();
+        let assign = specs
+            .get(DialectId::AlibabaEcs, "AssignPrivateIpAddresses")
+            .expect("assign spec");
+        // The seed's table says 403 for MissingParameter on assign.
+        assert_eq!(
+            assign.error("MissingParameter").map(|e| e.status),
+            Some(403)
+        );
+        assert!(
+            assign.error("SignatureDoesNotMatch").is_some(),
+            "common errors merged"
+        );
+        let (p, n) = assign.parameter("PrivateIpAddress.3").expect("repeat list");
+        assert_eq!((p.name.as_str(), n), ("PrivateIpAddress.N", Some(3)));
+        assert!(assign.parameter("PrivateIpAddressX").is_none());
+    }
+
+    #[test]
+    fn contract_checks_catch_schema_code_and_status() {
+        let specs = project_specs();
+        let assign = specs
+            .get(DialectId::AlibabaEcs, "AssignPrivateIpAddresses")
+            .unwrap();
+        assert_eq!(assign.check_error(404, "InvalidEniId.NotFound"), vec![]);
+        assert!(matches!(
+            assign.check_error(400, "InvalidEniId.NotFound")[..],
+            [Finding::StatusMismatch {
+                documented: 404,
+                actual: 400,
+                ..
+            }]
+        ));
+        assert!(matches!(
+            assign.check_error(400, "Made.Up")[..],
+            [Finding::UndocumentedErrorCode { .. }]
+        ));
+        let bad = json!({"RequestId": 5});
+        let findings = assign.check_success(&bad);
+        assert!(
+            findings.iter().any(
+                |f| matches!(f, Finding::SchemaViolation { pointer, .. } if pointer == "/RequestId")
+            ),
+            "{findings:?}"
+        );
+    }
+}
