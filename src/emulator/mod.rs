@@ -1,1 +1,3 @@
 //! The emulator. To be filled.
+
+pub mod world;
