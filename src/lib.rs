@@ -13,9 +13,13 @@ pub mod dialect;
 pub mod emulator;
 pub mod fixtures;
 
+pub mod bench;
 pub mod case;
 pub mod diag;
-pub mod spec;
-pub mod runner;
-pub mod report;
 pub mod lint;
+pub mod project;
+pub mod report;
+pub mod run;
+pub mod runner;
+pub mod spec;
+pub mod target;

@@ -24,7 +24,9 @@ pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &Fixtures) -> Vec<Dia
                 out.push(
                     Diagnostic::new(&file.display, format!("case `{}` names no source", case.id))
                         .at(&file.text, case.line, 1)
-                        .with_hint("add `source: <seed file or public doc>` to the case or the file"),
+                        .with_hint(
+                            "add `source: <seed file or public doc>` to the case or the file",
+                        ),
                 );
             }
             let mut captured: HashSet<&str> = HashSet::new();
@@ -55,11 +57,17 @@ fn lint_step(
     let Some(spec) = specs.get(file.dialect, &step.call) else {
         let mut d = at(
             "call",
-            format!("`{}` is not an operation of the {} specs", step.call, file.dialect),
+            format!(
+                "`{}` is not an operation of the {} specs",
+                step.call, file.dialect
+            ),
         );
         d = match closest(&step.call, specs.operations(file.dialect)) {
             Some(best) => d.with_hint(format!("did you mean `{best}`?")),
-            None => d.with_hint(format!("add specs/{}/{}.yaml first", file.dialect, step.call)),
+            None => d.with_hint(format!(
+                "add specs/{}/{}.yaml first",
+                file.dialect, step.call
+            )),
         };
         out.push(d);
         return;
@@ -68,7 +76,10 @@ fn lint_step(
         if spec.parameter(name).is_none() {
             let mut d = at(
                 name,
-                format!("`{name}` is not a parameter of {} ({})", step.call, spec.file),
+                format!(
+                    "`{name}` is not a parameter of {} ({})",
+                    step.call, spec.file
+                ),
             );
             if let Some(best) = closest(name, spec.parameter_names()) {
                 d = d.with_hint(format!("did you mean `{best}`?"));
@@ -82,7 +93,13 @@ fn lint_step(
     if let Expect::Success { body, .. } = &step.expect {
         for (path, matcher) in body {
             for var in matcher.variables() {
-                check_variable(var, fixtures, captured, &|_: &str, m| at(path.as_str(), m), out);
+                check_variable(
+                    var,
+                    fixtures,
+                    captured,
+                    &|_: &str, m| at(path.as_str(), m),
+                    out,
+                );
             }
         }
     }
@@ -122,9 +139,15 @@ fn lint_step(
     if !fixtures.credentials.contains_key(&step.credentials) {
         let mut d = at(
             "as",
-            format!("no credential set `{}` in the reference fixtures", step.credentials),
+            format!(
+                "no credential set `{}` in the reference fixtures",
+                step.credentials
+            ),
         );
-        if let Some(best) = closest(&step.credentials, fixtures.credentials.keys().map(String::as_str)) {
+        if let Some(best) = closest(
+            &step.credentials,
+            fixtures.credentials.keys().map(String::as_str),
+        ) {
             d = d.with_hint(format!("did you mean `{best}`?"));
         }
         out.push(d);
@@ -138,7 +161,10 @@ fn check_variable(
     at: &dyn Fn(&str, String) -> Diagnostic,
     out: &mut Vec<Diagnostic>,
 ) {
-    if fixtures.values.contains_key(var) || captured.contains(var) || BUILTIN_VARIABLES.contains(&var) {
+    if fixtures.values.contains_key(var)
+        || captured.contains(var)
+        || BUILTIN_VARIABLES.contains(&var)
+    {
         return;
     }
     let known = fixtures
@@ -149,7 +175,9 @@ fn check_variable(
         .chain(BUILTIN_VARIABLES.iter().copied());
     let mut d = at(
         var,
-        format!("`{{{{{var}}}}}` is neither a fixture, a capture of an earlier step, nor a built-in"),
+        format!(
+            "`{{{{{var}}}}}` is neither a fixture, a capture of an earlier step, nor a built-in"
+        ),
     );
     if let Some(best) = closest(var, known) {
         d = d.with_hint(format!("did you mean `{{{{{best}}}}}`?"));

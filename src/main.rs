@@ -1,1 +1,331 @@
-fn main() {}
+//! The `ipconform` command line: the only place that prints and exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use ipconform::fixtures::Fixtures;
+use ipconform::project::{load_world, Paths, Project};
+use ipconform::report::{
+    self, json::JsonReport, junit::JunitReport, terminal::Terminal, RunInfo, Sink,
+};
+use ipconform::run::Selection;
+use ipconform::runner::Runner;
+use ipconform::target::Target;
+
+/// Exit codes, as documented in `--help` and the README.
+mod exit {
+    pub const CONFORMS: u8 = 0;
+    pub const NONCONFORMING: u8 = 1;
+    pub const INVALID_INPUT: u8 = 2;
+    pub const ENVIRONMENT: u8 = 3;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  every case conforms (run), no finding (lint)
+  1  some case does not conform, or conforms on a target listed as deviating (run); lint findings (lint)
+  2  invalid input: a spec, case, world or fixtures file that does not load, or bad arguments
+  3  environment: cannot bind, cannot write the reports, the runtime failed";
+
+#[derive(Parser)]
+#[command(name = "ipconform", version, about = "Contract-conformance harness and emulator for cloud secondary private IP APIs", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Inputs {
+    /// Specs directory.
+    #[arg(long, default_value = "specs")]
+    specs: PathBuf,
+    /// Cases directory (one folder per dialect).
+    #[arg(long, default_value = "cases")]
+    cases: PathBuf,
+    /// World file: the emulator's state and the fixtures it gives to cases.
+    #[arg(long, default_value = "cases/worlds/default.yaml")]
+    world: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run cases against a target (default: the embedded emulator) and write reports.
+    #[command(after_help = EXIT_CODES)]
+    Run {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// `emulator`, or the base URL of an endpoint that speaks the dialect.
+        #[arg(long, default_value = "emulator")]
+        target: String,
+        /// Name of a URL target, as cases' `deviations` refer to it.
+        #[arg(long)]
+        target_name: Option<String>,
+        /// Fixtures for a URL target (default: the world file's).
+        #[arg(long)]
+        fixtures: Option<PathBuf>,
+        /// Run only cases whose `dialect::file::id` contains one of these.
+        #[arg(long = "filter", value_name = "TEXT")]
+        filters: Vec<String>,
+        /// Run only cases carrying every one of these tags.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Cases run at once on the emulator.
+        #[arg(long, default_value_t = 8)]
+        jobs: usize,
+        /// Where `<run-id>/report.json` and `junit.xml` go.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+        /// Also print the details of known deviations.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Check every case against the specs; non-zero on any finding.
+    #[command(after_help = EXIT_CODES)]
+    Lint {
+        #[command(flatten)]
+        inputs: Inputs,
+    },
+    /// Serve the emulator until interrupted.
+    Emulate {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "cases/worlds/default.yaml")]
+        world: PathBuf,
+    },
+    /// Measure the emulator and the harness; prints a table.
+    Bench {
+        /// Fewer iterations, for a smoke run.
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::from(exit::ENVIRONMENT);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Run {
+            inputs,
+            target,
+            target_name,
+            fixtures,
+            filters,
+            tags,
+            jobs,
+            report_dir,
+            verbose,
+        } => runtime.block_on(run(RunArgs {
+            inputs,
+            target,
+            target_name,
+            fixtures,
+            selection: Selection { filters, tags },
+            jobs,
+            report_dir,
+            verbose,
+        })),
+        Command::Lint { inputs } => lint(&inputs),
+        Command::Emulate { listen, world } => runtime.block_on(emulate(listen, &world)),
+        Command::Bench { quick } => runtime
+            .block_on(ipconform::bench::run(quick))
+            .map(|table| {
+                println!("{table}");
+                exit::CONFORMS
+            })
+            .map_err(environment),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// An error for the user, with the exit code it maps to.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+fn invalid(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: exit::INVALID_INPUT,
+        error: error.into(),
+    }
+}
+
+fn environment(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: exit::ENVIRONMENT,
+        error: error.into(),
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        environment(error)
+    }
+}
+
+struct RunArgs {
+    inputs: Inputs,
+    target: String,
+    target_name: Option<String>,
+    fixtures: Option<PathBuf>,
+    selection: Selection,
+    jobs: usize,
+    report_dir: PathBuf,
+    verbose: bool,
+}
+
+fn paths(inputs: &Inputs) -> Paths {
+    Paths {
+        specs: inputs.specs.clone(),
+        cases: inputs.cases.clone(),
+        world: inputs.world.clone(),
+    }
+}
+
+async fn run(args: RunArgs) -> Result<u8, Failure> {
+    let project = Project::load(&paths(&args.inputs)).map_err(invalid)?;
+    let target = if args.target == "emulator" {
+        Target::Emulator {
+            world: project.world.clone(),
+        }
+    } else {
+        let url = reqwest::Url::parse(&args.target).map_err(|e| {
+            invalid(anyhow::anyhow!(
+                "--target `{}` is neither `emulator` nor a URL: {e}",
+                args.target
+            ))
+        })?;
+        let fixtures = match &args.fixtures {
+            Some(path) => load_fixtures(path)?,
+            None => project.world.fixtures.clone(),
+        };
+        Target::Url {
+            name: args
+                .target_name
+                .clone()
+                .unwrap_or_else(|| url.host_str().unwrap_or("url").to_string()),
+            base_url: args.target.clone(),
+            fixtures,
+        }
+    };
+    let cases = args.selection.pick(&project.cases);
+    if cases.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "no case matches the filters and tags given; `ipconform lint` lists the files it loads"
+        )));
+    }
+    let info = RunInfo {
+        run_id: report::new_run_id(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+        targets: vec![target.name().to_string()],
+        cases: cases.len(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    let dir = args.report_dir.join(&info.run_id);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(Terminal::new(std::io::stdout(), args.verbose)),
+        Box::new(JsonReport::new(dir.join("report.json"))),
+        Box::new(JunitReport::new(dir.join("junit.xml"))),
+    ];
+    let runner = Runner::new(&project.specs);
+    let summary = ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
+        .await
+        .with_context(|| format!("failed to write the reports under {}", dir.display()))?;
+    Ok(if summary.all_conform() {
+        exit::CONFORMS
+    } else {
+        exit::NONCONFORMING
+    })
+}
+
+fn load_fixtures(path: &std::path::Path) -> Result<Fixtures, Failure> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("failed to read the fixtures file {}", path.display()))
+        .map_err(invalid)?;
+    serde_yaml::from_str(&text).map_err(|e| {
+        invalid(anyhow::anyhow!(
+            "{}",
+            ipconform::diag::Diagnostic::from_yaml(&path.display().to_string(), &text, &e)
+        ))
+    })
+}
+
+fn lint(inputs: &Inputs) -> Result<u8, Failure> {
+    let project = Project::load(&paths(inputs)).map_err(invalid)?;
+    let findings = ipconform::lint::lint(&project.specs, &project.cases, &project.world.fixtures);
+    for finding in &findings {
+        println!("{finding}");
+    }
+    println!(
+        "{} finding{} in {} case{} of {} file{} against {} operation spec{}",
+        findings.len(),
+        plural(findings.len()),
+        project.case_count(),
+        plural(project.case_count()),
+        project.cases.len(),
+        plural(project.cases.len()),
+        project.specs.len(),
+        plural(project.specs.len()),
+    );
+    Ok(if findings.is_empty() {
+        exit::CONFORMS
+    } else {
+        exit::NONCONFORMING
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+async fn emulate(listen: SocketAddr, world: &std::path::Path) -> Result<u8, Failure> {
+    let world = load_world(world).map_err(invalid)?;
+    if !listen.ip().is_loopback() {
+        eprintln!(
+            "warning: listening on {} exposes the emulator beyond this machine",
+            listen.ip()
+        );
+    }
+    let emulator = ipconform::emulator::start(&world, listen)
+        .await
+        .with_context(|| format!("failed to listen on {listen}"))?;
+    // Scripts read this line to learn the port; it must come first.
+    println!("listening on {}", emulator.base_url());
+    tokio::signal::ctrl_c()
+        .await
+        .context("failed to wait for Ctrl-C")?;
+    emulator.shutdown().await;
+    Ok(exit::CONFORMS)
+}

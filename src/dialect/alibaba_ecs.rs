@@ -38,11 +38,8 @@ impl ClientDialect for AlibabaEcsClient {
             }
         }
         params.extend(call.params.iter().cloned());
-        let query = alibaba_rpc::signed_query(
-            "GET",
-            &params,
-            call.credentials.access_key_secret.expose(),
-        );
+        let query =
+            alibaba_rpc::signed_query("GET", &params, call.credentials.access_key_secret.expose());
         WireRequest {
             method: "GET",
             path_and_query: format!("/?{query}"),
@@ -141,7 +138,12 @@ mod tests {
         });
         let query = req.path_and_query.strip_prefix("/?").unwrap();
         let sent = alibaba_rpc::parse_query(query);
-        let get = |k: &str| sent.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+        let get = |k: &str| {
+            sent.iter()
+                .filter(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(get("Format"), ["XML"]);
         assert_eq!(get("Timestamp"), ["2016-02-23T12:46:24Z"]);
         assert_eq!(get("Action"), ["DescribeNetworkInterfaces"]);

@@ -80,7 +80,11 @@ pub fn new_run_id() -> String {
 /// expected and actual, the contract findings, and the body.
 pub fn failure_text(result: &CaseResult) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "case {} ({}:{})", result.address, result.file, result.line);
+    let _ = writeln!(
+        out,
+        "case {} ({}:{})",
+        result.address, result.file, result.line
+    );
     let _ = writeln!(out, "  {}", result.title);
     if let Some(source) = &result.source {
         let _ = writeln!(out, "  source: {source}");
@@ -112,7 +116,11 @@ pub fn failure_text(result: &CaseResult) -> String {
             Phase::Step => "step",
             Phase::Cleanup => "cleanup step",
         };
-        let _ = writeln!(out, "\n{phase} {} `{}` at {}", step.index, step.call, step.location);
+        let _ = writeln!(
+            out,
+            "\n{phase} {} `{}` at {}",
+            step.index, step.call, step.location
+        );
         if let Some(request) = &step.request {
             let _ = writeln!(out, "  request: GET {request}");
         }

@@ -41,7 +41,9 @@ impl<W: Write> Sink for Terminal<W> {
                     result.address,
                     result.elapsed.as_millis()
                 )?;
-                if !result.outcome.is_success() || (self.verbose && result.outcome == Outcome::KnownDeviation) {
+                if !result.outcome.is_success()
+                    || (self.verbose && result.outcome == Outcome::KnownDeviation)
+                {
                     writeln!(self.out)?;
                     for line in failure_text(result).lines() {
                         writeln!(self.out, "    {line}")?;

@@ -68,7 +68,10 @@ pub fn judge(expect: &Expect, got: &Decoded, lookup: Lookup<'_>) -> Verdict {
                 Some(s) => format!("status: {s}"),
                 None => "status: 2xx".to_string(),
             };
-            v.line(want, (!status_ok).then(|| format!("status: {}", got.status)));
+            v.line(
+                want,
+                (!status_ok).then(|| format!("status: {}", got.status)),
+            );
             v.line("error: none".into(), actual_error);
             if got.error.is_none() {
                 for (path, matcher) in body {
@@ -148,10 +151,7 @@ mod tests {
     fn body_matchers_line_up() {
         let expect = Expect::Success {
             status: Some(200),
-            body: vec![(
-                BodyPath::parse("A[*]").unwrap(),
-                Matcher::Length(1),
-            )],
+            body: vec![(BodyPath::parse("A[*]").unwrap(), Matcher::Length(1))],
         };
         let got = Decoded {
             status: 200,
@@ -163,7 +163,10 @@ mod tests {
         assert_eq!(v.mismatches, 1);
         let diff = v.diff().unwrap();
         assert!(diff.contains("-body.A[*]: length 1"), "{diff}");
-        assert!(diff.contains("+body.A[*]: length 2 [\"x\",\"y\"]"), "{diff}");
+        assert!(
+            diff.contains("+body.A[*]: length 2 [\"x\",\"y\"]"),
+            "{diff}"
+        );
         assert!(diff.contains(" status: 200"), "{diff}");
     }
 }

@@ -137,7 +137,12 @@ impl<'s> Runner<'s> {
         self.specs
     }
 
-    pub async fn run_case(&self, file: &CaseFile, case: &Case, endpoint: &Endpoint<'_>) -> CaseResult {
+    pub async fn run_case(
+        &self,
+        file: &CaseFile,
+        case: &Case,
+        endpoint: &Endpoint<'_>,
+    ) -> CaseResult {
         let started = Instant::now();
         let client = file.dialect.client();
         let mut scope = Scope {
@@ -159,7 +164,15 @@ impl<'s> Runner<'s> {
         }
         for (i, step) in case.cleanup.iter().enumerate() {
             let record = self
-                .run_step(file, step, Phase::Cleanup, i + 1, client, endpoint, &mut scope)
+                .run_step(
+                    file,
+                    step,
+                    Phase::Cleanup,
+                    i + 1,
+                    client,
+                    endpoint,
+                    &mut scope,
+                )
                 .await;
             records.push(record);
         }
@@ -247,10 +260,9 @@ impl<'s> Runner<'s> {
         let decoded = match self.send(endpoint.base_url, &wire).await {
             Ok((status, bytes)) => client.decode(status, &bytes),
             Err(e) => {
-                record.problems.push(format!(
-                    "failed to reach {}: {e}",
-                    endpoint.base_url
-                ));
+                record
+                    .problems
+                    .push(format!("failed to reach {}: {e}", endpoint.base_url));
                 record.elapsed = started.elapsed();
                 return record;
             }
@@ -275,9 +287,14 @@ impl<'s> Runner<'s> {
         record
     }
 
-    async fn send(&self, base_url: &str, wire: &crate::dialect::WireRequest) -> Result<(u16, bytes::Bytes), reqwest::Error> {
+    async fn send(
+        &self,
+        base_url: &str,
+        wire: &crate::dialect::WireRequest,
+    ) -> Result<(u16, bytes::Bytes), reqwest::Error> {
         let url = format!("{}{}", base_url.trim_end_matches('/'), wire.path_and_query);
-        let method = reqwest::Method::from_bytes(wire.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let method =
+            reqwest::Method::from_bytes(wire.method.as_bytes()).unwrap_or(reqwest::Method::GET);
         let mut request = self.http.request(method, url);
         for (name, value) in &wire.headers {
             request = request.header(*name, value);
@@ -305,7 +322,13 @@ impl<'s> Runner<'s> {
         }
     }
 
-    fn capture(&self, step: &Step, decoded: &Decoded, scope: &mut Scope<'_>, record: &mut StepRecord) {
+    fn capture(
+        &self,
+        step: &Step,
+        decoded: &Decoded,
+        scope: &mut Scope<'_>,
+        record: &mut StepRecord,
+    ) {
         for (name, path) in &step.capture {
             match path.select(&decoded.body) {
                 Some(Value::String(s)) => {
@@ -318,9 +341,9 @@ impl<'s> Runner<'s> {
                     "capture `{name}`: `{path}` holds {}, not a scalar",
                     crate::case::matcher::compact(&other)
                 )),
-                None => record
-                    .problems
-                    .push(format!("capture `{name}`: `{path}` is absent from the body")),
+                None => record.problems.push(format!(
+                    "capture `{name}`: `{path}` is absent from the body"
+                )),
             }
         }
     }

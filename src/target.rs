@@ -1,0 +1,132 @@
+//! Targets: where cases run.
+//!
+//! - `emulator` (the default): the embedded emulator, started fresh on
+//!   `127.0.0.1:0` for every case from a world file, so cases never see each
+//!   other's state and run side by side.
+//! - a URL (`http://127.0.0.1:8080`): any endpoint that speaks the dialect,
+//!   such as a separately started `ipconform emulate`; cases run one after
+//!   another, each cleaning up after itself, with the fixtures of a world or
+//!   fixtures file.
+//!
+//! Real-cloud profiles (credentials from the environment, guaranteed cleanup)
+//! are the next kind; they plug in here as another variant.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use crate::case::{Case, CaseFile};
+use crate::emulator::world::WorldFile;
+use crate::fixtures::Fixtures;
+use crate::runner::{CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
+
+pub enum Target {
+    Emulator {
+        world: WorldFile,
+    },
+    Url {
+        name: String,
+        base_url: String,
+        fixtures: Fixtures,
+    },
+}
+
+impl Target {
+    /// The name cases use in `deviations` and trial addresses.
+    pub fn name(&self) -> &str {
+        match self {
+            Target::Emulator { .. } => "emulator",
+            Target::Url { name, .. } => name,
+        }
+    }
+
+    /// Whether cases may run side by side: only when each gets its own
+    /// world.
+    pub fn isolates_cases(&self) -> bool {
+        matches!(self, Target::Emulator { .. })
+    }
+
+    pub fn fixtures(&self) -> &Fixtures {
+        match self {
+            Target::Emulator { world } => &world.fixtures,
+            Target::Url { fixtures, .. } => fixtures,
+        }
+    }
+
+    /// Runs one case here. An emulator that cannot start fails the case
+    /// with the reason, it does not abort the run.
+    pub async fn run_case(&self, runner: &Runner<'_>, file: &CaseFile, case: &Case) -> CaseResult {
+        match self {
+            Target::Emulator { world } => {
+                let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+                let emulator = match crate::emulator::start(world, loopback).await {
+                    Ok(e) => e,
+                    Err(e) => {
+                        return infrastructure_failure(
+                            self.name(),
+                            file,
+                            case,
+                            format!("failed to start the emulator: {e}"),
+                        )
+                    }
+                };
+                let base_url = emulator.base_url();
+                let endpoint = Endpoint {
+                    target: self.name(),
+                    base_url: &base_url,
+                    fixtures: &world.fixtures,
+                };
+                let result = runner.run_case(file, case, &endpoint).await;
+                emulator.shutdown().await;
+                result
+            }
+            Target::Url {
+                name,
+                base_url,
+                fixtures,
+            } => {
+                let endpoint = Endpoint {
+                    target: name,
+                    base_url,
+                    fixtures,
+                };
+                runner.run_case(file, case, &endpoint).await
+            }
+        }
+    }
+}
+
+fn infrastructure_failure(
+    target: &str,
+    file: &CaseFile,
+    case: &Case,
+    problem: String,
+) -> CaseResult {
+    CaseResult {
+        address: case.address(target, file),
+        target: target.to_string(),
+        dialect: file.dialect.to_string(),
+        file: file.display.clone(),
+        line: case.line,
+        id: case.id.clone(),
+        title: case.title.clone(),
+        source: case.source.clone(),
+        tags: case.tags.clone(),
+        outcome: Outcome::Fails,
+        deviation: None,
+        steps: vec![StepRecord {
+            phase: Phase::Step,
+            index: 0,
+            call: String::new(),
+            location: format!("{}:{}", file.display, case.line),
+            request: None,
+            status: None,
+            error_code: None,
+            body: None,
+            diff: None,
+            findings: Vec::new(),
+            problems: vec![problem],
+            skipped: None,
+            elapsed: Default::default(),
+        }],
+        elapsed: Default::default(),
+    }
+}
