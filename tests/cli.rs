@@ -1,0 +1,134 @@
+//! The `ipconform` binary as a user meets it: exit codes, the diff of a
+//! wrong expectation, `file:line:col` of a malformed case, reports on disk,
+//! and the first line of `emulate`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A cases folder holding one `alibaba-ecs` file with `text`.
+fn cases_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ecs = dir.path().join("alibaba-ecs");
+    std::fs::create_dir_all(&ecs).unwrap();
+    let file = ecs.join("t.yaml");
+    std::fs::write(&file, text).unwrap();
+    (dir, file)
+}
+
+fn ipconform(args: &[&str], cases: &Path, reports: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .args(args)
+        .arg("--specs")
+        .arg(root().join("specs"))
+        .arg("--world")
+        .arg(root().join("cases/worlds/default.yaml"))
+        .arg("--cases")
+        .arg(cases)
+        .args(if args[0] == "run" {
+            vec!["--report-dir".to_string(), reports.display().to_string()]
+        } else {
+            vec![]
+        })
+        .output()
+        .expect("ipconform runs")
+}
+
+const WRONG_EXPECTATION: &str = "\
+dialect: alibaba-ecs
+source: 001_d56fe85a99ce17ec.txt
+cases:
+  - id: wrong-code
+    title: expects the wrong code for an unknown ENI
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId: eni-doesnotexist
+          SecondaryPrivateIpAddressCount: 1
+        expect:
+          error: {status: 403, code: InvalidIp.IpAssigned}
+";
+
+#[test]
+fn a_wrong_expectation_fails_with_a_readable_diff_and_reports() {
+    let (cases, _) = cases_with(WRONG_EXPECTATION);
+    let reports = tempfile::tempdir().unwrap();
+    let out = ipconform(&["run"], cases.path(), reports.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("-code: InvalidIp.IpAssigned"), "{stdout}");
+    assert!(stdout.contains("+code: InvalidEniId.NotFound"), "{stdout}");
+    assert!(stdout.contains("-status: 403"), "{stdout}");
+    assert!(stdout.contains("+status: 404"), "{stdout}");
+    assert!(stdout.contains("t.yaml:7"), "the diff says where to edit: {stdout}");
+    let run_dir = std::fs::read_dir(reports.path())
+        .unwrap()
+        .next()
+        .expect("a run folder")
+        .unwrap()
+        .path();
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["summary"]["fails"], 1);
+    assert_eq!(report["results"][0]["outcome"], "fails");
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+}
+
+#[test]
+fn the_right_expectation_conforms_and_exits_zero() {
+    let fixed = WRONG_EXPECTATION
+        .replace("status: 403, code: InvalidIp.IpAssigned", "status: 404, code: InvalidEniId.NotFound");
+    let (cases, _) = cases_with(&fixed);
+    let reports = tempfile::tempdir().unwrap();
+    let out = ipconform(&["run"], cases.path(), reports.path());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn a_malformed_case_file_names_file_line_col() {
+    let broken = WRONG_EXPECTATION.replace("        expect:", "        expcet:");
+    let (cases, file) = cases_with(&broken);
+    let out = ipconform(&["lint"], cases.path(), Path::new("."));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:12:9", file.display())), "{stderr}");
+    assert!(stderr.contains("did you mean `expect`?"), "{stderr}");
+}
+
+#[test]
+fn lint_flags_an_undocumented_code_and_an_unknown_parameter() {
+    let drifted = WRONG_EXPECTATION
+        .replace("code: InvalidIp.IpAssigned", "code: InvalidEni.NotFound")
+        .replace("SecondaryPrivateIpAddressCount: 1", "SecondaryPrivateIpAddresCount: 1");
+    let (cases, _) = cases_with(&drifted);
+    let out = ipconform(&["lint"], cases.path(), Path::new("."));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("`InvalidEni.NotFound` is not documented"), "{stdout}");
+    assert!(stdout.contains("did you mean `SecondaryPrivateIpAddressCount`?"), "{stdout}");
+}
+
+#[test]
+fn emulate_prints_its_address_first() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .args(["emulate", "--listen", "127.0.0.1:0", "--world"])
+        .arg(root().join("cases/worlds/default.yaml"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("emulate starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first:?}");
+    let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert_ne!(port, 0);
+}
