@@ -576,3 +576,828 @@ fn eni_json(eni: &Eni) -> Value {
     m.insert("PrivateIpSets".into(), json!({"PrivateIpSet": ips}));
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::world::{World, WorldFile};
+    use crate::emulator::{start, start_with_state, RunningEmulator};
+    use crate::fixtures::Credentials;
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    fn default_world() -> WorldFile {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/worlds/default.yaml");
+        WorldFile::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn emu() -> RunningEmulator {
+        start(&default_world(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn now_stamp() -> String {
+        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    /// Signs and sends one request the way the SDKs do; `params` override
+    /// the common ones (a `~` value removes the parameter).
+    async fn call_as(
+        emu: &RunningEmulator,
+        creds: &Credentials,
+        method: &str,
+        params: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut all: Vec<(String, String)> = vec![
+            ("Format".into(), "JSON".into()),
+            ("Version".into(), VERSION.into()),
+            ("AccessKeyId".into(), creds.access_key_id.clone()),
+            ("SignatureMethod".into(), "HMAC-SHA1".into()),
+            ("SignatureVersion".into(), "1.0".into()),
+            ("SignatureNonce".into(), uuid::Uuid::new_v4().to_string()),
+            ("Timestamp".into(), now_stamp()),
+        ];
+        for (k, v) in params {
+            all.retain(|(name, _)| name != k);
+            if *v != "~" {
+                all.push((k.to_string(), v.to_string()));
+            }
+        }
+        let signed = alibaba_rpc::signed_query(method, &all, creds.access_key_secret.expose());
+        let http = reqwest::Client::new();
+        let response = if method == "POST" {
+            http.post(emu.base_url() + "/")
+                .header("content-type", "application/x-www-form-urlencoded")
+                // SDKs put `+` for a space in a form body but sign `%20`.
+                .body(signed.replace("%20", "+"))
+                .send()
+                .await
+        } else {
+            http.get(format!("{}/?{signed}", emu.base_url()))
+                .send()
+                .await
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = if text.starts_with("<?xml") {
+            let (root, tree) = xml::xml_to_json(&text).unwrap();
+            json!({"root": root, "tree": tree})
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
+        (status, body)
+    }
+
+    async fn call(emu: &RunningEmulator, params: &[(&str, &str)]) -> (u16, Value) {
+        let creds = emu.fixtures().credentials["default"].clone();
+        call_as(emu, &creds, "GET", params).await
+    }
+
+    type Params<'a> = Vec<(&'a str, &'a str)>;
+
+    fn fx<'a>(emu: &'a RunningEmulator, key: &str) -> &'a str {
+        emu.fixtures()
+            .values
+            .get(key)
+            .unwrap_or_else(|| panic!("fixture {key}"))
+    }
+
+    fn assert_error(got: &(u16, Value), status: u16, code: &str) {
+        assert_eq!(
+            (got.0, got.1["Code"].as_str()),
+            (status, Some(code)),
+            "{:#}",
+            got.1
+        );
+        assert_eq!(got.1["HostId"], HOST_ID);
+        assert!(got.1["Recommend"].as_str().unwrap().contains(code));
+        let rid = got.1["RequestId"].as_str().unwrap();
+        assert!(uuid::Uuid::parse_str(rid).is_ok() && rid == rid.to_ascii_uppercase());
+    }
+
+    #[test]
+    fn default_world_provides_every_fixture() {
+        let file = default_world();
+        let world = World::build(&file).unwrap();
+        let v = &file.fixtures.values;
+        let vocabulary = [
+            "region",
+            "eni.available",
+            "eni.available.primary_ip",
+            "eni.inuse",
+            "eni.inuse.primary_ip",
+            "eni.primary",
+            "eni.primary_of_stopping",
+            "eni.attaching",
+            "eni.other_account",
+            "eni.exhausted",
+            "eni.with_secondaries",
+            "vswitch",
+            "vswitch.cidr",
+            "vswitch.free_ip",
+            "vswitch.free_ip_2",
+            "vswitch.free_ip_3",
+            "vswitch.taken_ip",
+            "vswitch.taken_ip_2",
+            "vswitch.outside_ip",
+            "vswitch.network_ip",
+            "vswitch.broadcast_ip",
+            "vswitch.reserved_ip",
+            "instance.small.max_secondaries",
+        ];
+        for key in vocabulary {
+            assert!(v.contains_key(key), "default.yaml lacks fixture {key}");
+        }
+        for name in ["default", "other", "unknown", "wrong_secret"] {
+            assert!(
+                file.fixtures.credentials.contains_key(name),
+                "credentials {name}"
+            );
+        }
+        let creds = &file.fixtures.credentials;
+        let key = |name: &str| world.access_key(&creds[name].access_key_id);
+        let owner = key("default").unwrap();
+        assert_eq!(&owner.secret, &creds["default"].access_key_secret);
+        let other = key("other").unwrap();
+        assert_eq!(&other.secret, &creds["other"].access_key_secret);
+        assert_ne!(owner.account, other.account);
+        assert!(key("unknown").is_none());
+        assert_eq!(
+            creds["wrong_secret"].access_key_id,
+            creds["default"].access_key_id
+        );
+        assert_ne!(
+            creds["wrong_secret"].access_key_secret,
+            creds["default"].access_key_secret
+        );
+
+        let (acct, region) = (owner.account.as_str(), v["region"].as_str());
+        let eni = |key: &str| {
+            world
+                .eni(acct, region, &v[key])
+                .unwrap_or_else(|e| panic!("{key}: {e}"))
+        };
+        let ip = |key: &str| v[key].parse::<Ipv4Addr>().unwrap();
+        let vs = world.vswitch(&v["vswitch"]).unwrap();
+        assert_eq!(vs.cidr.to_string(), v["vswitch.cidr"]);
+
+        let available = eni("eni.available");
+        assert_eq!(
+            (available.state.to_string(), available.eni_type.to_string()),
+            ("Available".into(), "Secondary".into())
+        );
+        assert_eq!(available.secondary_count(), 0);
+        assert_eq!(available.vswitch, v["vswitch"]);
+        assert_eq!(available.primary_ip, ip("eni.available.primary_ip"));
+
+        let inuse = eni("eni.inuse");
+        assert_eq!(
+            (inuse.state.to_string(), inuse.eni_type.to_string()),
+            ("InUse".into(), "Secondary".into())
+        );
+        assert_eq!(inuse.primary_ip, ip("eni.inuse.primary_ip"));
+        assert_eq!(inuse.secondary_count(), 0);
+        assert_eq!(
+            world.secondary_limit(inuse).to_string(),
+            v["instance.small.max_secondaries"]
+        );
+        assert_eq!(v["instance.small.max_secondaries"], "5");
+
+        let primary = eni("eni.primary");
+        assert_eq!(primary.eni_type.to_string(), "Primary");
+        assert_eq!(primary.instance, inuse.instance);
+        assert_eq!(
+            world
+                .instance(primary.instance.as_deref().unwrap())
+                .unwrap()
+                .state
+                .to_string(),
+            "Running"
+        );
+
+        let stopping = eni("eni.primary_of_stopping");
+        assert_eq!(stopping.eni_type.to_string(), "Primary");
+        assert_eq!(
+            world
+                .instance(stopping.instance.as_deref().unwrap())
+                .unwrap()
+                .state
+                .to_string(),
+            "Stopping"
+        );
+
+        assert_eq!(eni("eni.attaching").state.to_string(), "Attaching");
+
+        assert!(
+            world.eni(acct, region, &v["eni.other_account"]).is_err(),
+            "invisible to default"
+        );
+        assert_eq!(
+            world
+                .eni(&other.account, region, &v["eni.other_account"])
+                .unwrap()
+                .state
+                .to_string(),
+            "Available"
+        );
+
+        let exhausted = eni("eni.exhausted");
+        assert_eq!(exhausted.state.to_string(), "Available");
+        assert_eq!(
+            world
+                .vswitch(&exhausted.vswitch)
+                .unwrap()
+                .allocator()
+                .free_count(),
+            0
+        );
+
+        let with = eni("eni.with_secondaries");
+        assert_eq!(
+            with.secondaries().collect::<Vec<_>>(),
+            vec![ip("vswitch.taken_ip"), ip("vswitch.taken_ip_2")]
+        );
+        assert_eq!(with.vswitch, v["vswitch"]);
+
+        for key in ["vswitch.free_ip", "vswitch.free_ip_2", "vswitch.free_ip_3"] {
+            assert!(vs.is_free(ip(key)), "{key} must be free");
+        }
+        assert!(!vs.cidr.contains(&ip("vswitch.outside_ip")));
+        assert_eq!(ip("vswitch.network_ip"), vs.cidr.network());
+        assert_eq!(ip("vswitch.broadcast_ip"), vs.cidr.broadcast());
+        let reserved = u32::from(ip("vswitch.reserved_ip"));
+        assert!(
+            vs.cidr.contains(&ip("vswitch.reserved_ip")) && !vs.allocator().is_usable(reserved)
+        );
+        assert!(
+            reserved != u32::from(vs.cidr.network()) && reserved != u32::from(vs.cidr.broadcast())
+        );
+    }
+
+    #[tokio::test]
+    async fn assign_explicit_then_describe_then_unassign() {
+        let emu = emu().await;
+        let (region, eni, free) = (
+            fx(&emu, "region"),
+            fx(&emu, "eni.available"),
+            fx(&emu, "vswitch.free_ip"),
+        );
+        let (status, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", region),
+                ("NetworkInterfaceId", eni),
+                ("PrivateIpAddress.1", free),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["AssignedPrivateIpAddressesSet"]["NetworkInterfaceId"],
+            eni
+        );
+        assert_eq!(
+            body["AssignedPrivateIpAddressesSet"]["PrivateIpSet"]["PrivateIpAddress"],
+            json!([free])
+        );
+        let rid = body["RequestId"].as_str().unwrap();
+        assert_eq!(rid, rid.to_ascii_uppercase());
+
+        let (status, body) = call(
+            &emu,
+            &[
+                ("Action", "DescribeNetworkInterfaces"),
+                ("RegionId", region),
+                ("NetworkInterfaceId.1", eni),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(body["TotalCount"], 1);
+        let set = &body["NetworkInterfaceSets"]["NetworkInterfaceSet"][0];
+        assert_eq!(set["InstanceId"], "");
+        assert_eq!(
+            set["PrivateIpSets"]["PrivateIpSet"],
+            json!([
+                {"PrivateIpAddress": fx(&emu, "eni.available.primary_ip"), "Primary": true},
+                {"PrivateIpAddress": free, "Primary": false}
+            ])
+        );
+
+        let (status, _) = call(
+            &emu,
+            &[
+                ("Action", "UnassignPrivateIpAddresses"),
+                ("RegionId", region),
+                ("NetworkInterfaceId", eni),
+                ("PrivateIpAddress.1", free),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert!(emu
+            .state()
+            .world()
+            .vswitch(fx(&emu, "vswitch"))
+            .unwrap()
+            .is_free(free.parse().unwrap()));
+        emu.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn vendor_error_codes() {
+        let emu = emu().await;
+        let region = fx(&emu, "region");
+        let assign = |eni: &'static str, extra: (&'static str, &'static str)| {
+            vec![
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", "cn-hangzhou"),
+                ("NetworkInterfaceId", eni),
+                extra,
+            ]
+        };
+        let count1 = ("SecondaryPrivateIpAddressCount", "1");
+        let cases: Vec<(Params<'_>, u16, &str)> = vec![
+            (
+                assign("eni-doesnotexist", count1),
+                404,
+                "InvalidEniId.NotFound",
+            ),
+            (
+                assign("eni-bp1emu0otheracct00001", count1),
+                404,
+                "InvalidEniId.NotFound",
+            ),
+            (
+                assign("eni-bp1emu0attaching00001", count1),
+                400,
+                "InvalidOperation.InvalidEniState",
+            ),
+            (
+                assign("eni-bp1emu0stopping000001", count1),
+                400,
+                "InvalidOperation.InvalidEcsState",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("PrivateIpAddress.1", "172.16.0.253"),
+                ),
+                403,
+                "InvalidVSwitchId.IpInvalid",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("PrivateIpAddress.1", "172.16.9.9"),
+                ),
+                403,
+                "InvalidVSwitchId.IpInvalid",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("PrivateIpAddress.1", "172.16.0.20"),
+                ),
+                403,
+                "InvalidIp.IpAssigned",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("PrivateIpAddress.1", "172.16.0.999"),
+                ),
+                400,
+                "InvalidParameter",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("PrivateIpAddress.0", "172.16.0.50"),
+                ),
+                400,
+                "InvalidParameter",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("SecondaryPrivateIpAddressCount", "0"),
+                ),
+                400,
+                "InvalidParameter",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("SecondaryPrivateIpAddressCount", "99999999999"),
+                ),
+                400,
+                "InvalidParameter",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0available00001",
+                    ("SecondaryPrivateIpAddressCount", "11"),
+                ),
+                403,
+                "InvalidOperation.Ipv4CountExceeded",
+            ),
+            (
+                assign(
+                    "eni-bp1emu0inuse000000001",
+                    ("SecondaryPrivateIpAddressCount", "6"),
+                ),
+                403,
+                "InvalidOperation.Ipv4CountExceeded",
+            ),
+            (
+                assign("eni-bp1emu0exhausted00001", count1),
+                403,
+                "InvalidVSwitchId.IpNotEnough",
+            ),
+            (
+                assign("eni-bp1emu0available00001", ("Foo", "bar")),
+                403,
+                "MissingParameter",
+            ),
+            (
+                vec![
+                    ("Action", "AssignPrivateIpAddresses"),
+                    ("NetworkInterfaceId", "eni-x"),
+                    count1,
+                ],
+                403,
+                "MissingParameter",
+            ),
+            (
+                vec![
+                    ("Action", "UnassignPrivateIpAddresses"),
+                    ("NetworkInterfaceId", "eni-x"),
+                ],
+                400,
+                "MissingParameter",
+            ),
+            (
+                vec![
+                    ("Action", "UnassignPrivateIpAddresses"),
+                    ("RegionId", region),
+                    ("NetworkInterfaceId", "eni-bp1emu0withsecs000001"),
+                    ("PrivateIpAddress.1", "172.16.0.11"),
+                ],
+                403,
+                "InvalidIp.IpUnassigned",
+            ),
+            (
+                vec![
+                    ("Action", "UnassignPrivateIpAddresses"),
+                    ("RegionId", region),
+                    ("NetworkInterfaceId", "eni-bp1emu0withsecs000001"),
+                    ("PrivateIpAddress.1", "172.16.0.20"),
+                    ("PrivateIpAddress.2", "172.16.0.20"),
+                ],
+                400,
+                "InvalidParameter",
+            ),
+            (vec![("Action", "RebootInstance")], 400, "InvalidAction"),
+            (
+                vec![
+                    ("Action", "DescribeNetworkInterfaces"),
+                    ("Version", "2099-01-01"),
+                ],
+                400,
+                "InvalidVersion",
+            ),
+            (
+                vec![
+                    ("Action", "DescribeNetworkInterfaces"),
+                    ("RegionId", region),
+                    ("SignatureNonce", "~"),
+                ],
+                403,
+                "MissingParameter",
+            ),
+            (
+                vec![
+                    ("Action", "DescribeNetworkInterfaces"),
+                    ("RegionId", region),
+                    ("Timestamp", "2016-02-23T12:46:24Z"),
+                ],
+                400,
+                "InvalidTimeStamp.Expired",
+            ),
+            (
+                vec![
+                    ("Action", "DescribeNetworkInterfaces"),
+                    ("RegionId", region),
+                    ("Timestamp", "yesterday"),
+                ],
+                400,
+                "InvalidTimeStamp.Format",
+            ),
+            (
+                vec![
+                    ("Action", "DescribeNetworkInterfaces"),
+                    ("RegionId", region),
+                    ("PageSize", "101"),
+                ],
+                400,
+                "InvalidParameter",
+            ),
+        ];
+        for (params, status, code) in &cases {
+            let got = call(&emu, params).await;
+            assert_error(&got, *status, code);
+        }
+        // The failed requests changed nothing.
+        let world = emu.state().world();
+        let eni = world
+            .all_enis()
+            .find(|e| e.id == "eni-bp1emu0withsecs000001")
+            .unwrap();
+        assert_eq!(eni.secondary_count(), 2);
+        assert_eq!(
+            world
+                .all_enis()
+                .find(|e| e.id == "eni-bp1emu0available00001")
+                .unwrap()
+                .secondary_count(),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn messages_follow_the_decisions() {
+        let emu = emu().await;
+        let (_, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("NetworkInterfaceId", "eni-x"),
+                ("SecondaryPrivateIpAddressCount", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            body["Message"],
+            "The input parameter \"RegionId\" that is mandatory for processing this request is not supplied."
+        );
+        let (_, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", "cn-hangzhou"),
+                ("NetworkInterfaceId", "eni-x"),
+                ("PrivateIpAddress.1", "1.2.3.4"),
+                ("PrivateIpAddress.2", "nope"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            body["Message"],
+            "The specified parameter \"PrivateIpAddress.2\" is not valid."
+        );
+        let (_, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", "cn-hangzhou"),
+                ("NetworkInterfaceId", "eni-x"),
+                ("SecondaryPrivateIpAddressCount", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            body["Message"],
+            "The specified EniId \"eni-x\" is not found."
+        );
+        let (_, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", "cn-hangzhou"),
+                ("NetworkInterfaceId", "eni-bp1emu0attaching00001"),
+                ("SecondaryPrivateIpAddressCount", "1"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            body["Message"],
+            "The operation is not allowed in the current ENI state. Expecting status is \"Available,InUse\" while current status is \"Attaching\"."
+        );
+        let (_, body) = call(
+            &emu,
+            &[
+                ("Action", "AssignPrivateIpAddresses"),
+                ("RegionId", "cn-hangzhou"),
+                ("NetworkInterfaceId", "eni-bp1emu0available00001"),
+                ("PrivateIpAddress.1", "172.16.0.255"),
+            ],
+        )
+        .await;
+        assert_eq!(body["Message"], "The specified IpAddress \"172.16.0.255\" is not valid in VSwitch CIDR block \"172.16.0.0/24\".");
+    }
+
+    #[tokio::test]
+    async fn authentication_checks() {
+        let emu = emu().await;
+        let creds = emu.fixtures().credentials.clone();
+        let describe = [
+            ("Action", "DescribeNetworkInterfaces"),
+            ("RegionId", "cn-hangzhou"),
+        ];
+        let got = call_as(&emu, &creds["unknown"], "GET", &describe).await;
+        assert_error(&got, 404, "InvalidAccessKeyId.NotFound");
+        let got = call_as(&emu, &creds["wrong_secret"], "GET", &describe).await;
+        assert_error(&got, 400, "SignatureDoesNotMatch");
+        assert!(got.1["Message"]
+            .as_str()
+            .unwrap()
+            .contains("server string to sign is:GET&%2F&AccessKeyId%3D"));
+
+        // A replayed nonce, then the same nonce for another key.
+        let nonce = [
+            describe[0],
+            describe[1],
+            ("SignatureNonce", "fixed-nonce-1"),
+        ];
+        assert_eq!(call(&emu, &nonce).await.0, 200);
+        assert_error(&call(&emu, &nonce).await, 400, "SignatureNonceUsed");
+        assert_eq!(call_as(&emu, &creds["other"], "GET", &nonce).await.0, 200);
+
+        // The other account sees only its own ENI.
+        let (_, body) = call_as(&emu, &creds["other"], "GET", &describe).await;
+        assert_eq!(body["TotalCount"], 1);
+        assert_eq!(
+            body["NetworkInterfaceSets"]["NetworkInterfaceSet"][0]["NetworkInterfaceId"],
+            "eni-bp1emu0otheracct00001"
+        );
+    }
+
+    #[tokio::test]
+    async fn fixed_clock_window() {
+        let file = default_world();
+        let pinned = DateTime::parse_from_rfc3339("2016-02-23T12:46:24Z")
+            .unwrap()
+            .to_utc();
+        let state = Arc::new(
+            crate::emulator::EmulatorState::new(World::build(&file).unwrap())
+                .with_fixed_now(pinned),
+        );
+        let emu = start_with_state(state, file.fixtures.clone(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = [
+            ("Action", "DescribeNetworkInterfaces"),
+            ("RegionId", "cn-hangzhou"),
+        ];
+        let at = |ts: &'static str| [base[0], base[1], ("Timestamp", ts)];
+        assert_eq!(
+            call(&emu, &at("2016-02-23T13:01:24Z")).await.0,
+            200,
+            "15 minutes ahead is inside"
+        );
+        assert_eq!(
+            call(&emu, &at("2016-02-23T12:31:24Z")).await.0,
+            200,
+            "15 minutes behind is inside"
+        );
+        assert_error(
+            &call(&emu, &at("2016-02-23T13:01:25Z")).await,
+            400,
+            "InvalidTimeStamp.Expired",
+        );
+        assert_error(
+            &call(&emu, &at("2016-02-23T12:31:23Z")).await,
+            400,
+            "InvalidTimeStamp.Expired",
+        );
+    }
+
+    #[tokio::test]
+    async fn xml_format_and_form_body() {
+        let emu = emu().await;
+        let creds = emu.fixtures().credentials["default"].clone();
+        let params = [
+            ("Format", "xml"),
+            ("Action", "AssignPrivateIpAddresses"),
+            ("RegionId", "cn-hangzhou"),
+            ("NetworkInterfaceId", "eni-bp1emu0available00001"),
+            ("SecondaryPrivateIpAddressCount", "2"),
+            // Unknown parameters are ignored but signed: a space (`+` in
+            // the form) and an empty value, as the old Python SDK sends.
+            ("ClientToken", "a b*c"),
+            ("SignatureType", ""),
+        ];
+        let (status, body) = call_as(&emu, &creds, "POST", &params).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["root"], "AssignPrivateIpAddressesResponse");
+        assert_eq!(
+            body["tree"]["AssignedPrivateIpAddressesSet"]["PrivateIpSet"]["PrivateIpAddress"],
+            json!(["172.16.0.5", "172.16.0.6"]),
+            "lowest free addresses, in order"
+        );
+        let (status, body) = call_as(
+            &emu,
+            &creds,
+            "POST",
+            &[("Format", "XML"), ("Action", "Nope")],
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert_eq!(body["root"], "Error");
+        assert_eq!(body["tree"]["Code"], "InvalidAction");
+    }
+
+    #[tokio::test]
+    async fn hostile_input_gets_vendor_errors() {
+        let emu = emu().await;
+        let http = reqwest::Client::new();
+        for query in [
+            "",
+            "%FF%FE=%C0",
+            "Version=2014-05-26&Action=AssignPrivateIpAddresses&&&=&%",
+            "Version=2014-05-26&Action=DescribeNetworkInterfaces&PrivateIpAddress.4294967296=1",
+            "Version=2014-05-26&Format=XML&Action=DescribeNetworkInterfaces&AccessKeyId=%00",
+        ] {
+            let response = http
+                .get(format!("{}/?{query}", emu.base_url()))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert!((400..500).contains(&status), "{query}: {status} {text}");
+            assert!(text.contains("Code"), "{query}: {text}");
+        }
+        let response = http
+            .post(emu.base_url() + "/")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![0xffu8; 4096])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 400);
+        let ok = http.get(emu.base_url() + "/healthz").send().await.unwrap();
+        assert_eq!(
+            (ok.status().as_u16(), ok.text().await.unwrap()),
+            (200, "ok".to_string())
+        );
+        emu.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_http_assigns_never_share_an_address() {
+        let file = WorldFile::single_vswitch("10.3.0.0/22".parse().unwrap(), 6);
+        let emu = Arc::new(start(&file, "127.0.0.1:0".parse().unwrap()).await.unwrap());
+        for i in 0..6 {
+            emu.state()
+                .world()
+                .set_eni_secondary_limit(&format!("eni-bench{i}"), Some(1000))
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for i in 0..6 {
+            for _ in 0..5 {
+                let emu = Arc::clone(&emu);
+                tasks.push(tokio::spawn(async move {
+                    let eni = format!("eni-bench{i}");
+                    let mut got = Vec::new();
+                    for _ in 0..4 {
+                        let (status, body) = call(
+                            &emu,
+                            &[
+                                ("Action", "AssignPrivateIpAddresses"),
+                                ("RegionId", "cn-hangzhou"),
+                                ("NetworkInterfaceId", &eni),
+                                ("SecondaryPrivateIpAddressCount", "1"),
+                            ],
+                        )
+                        .await;
+                        assert_eq!(status, 200, "{body}");
+                        let ip = body["AssignedPrivateIpAddressesSet"]["PrivateIpSet"]
+                            ["PrivateIpAddress"][0]
+                            .as_str()
+                            .unwrap()
+                            .to_string();
+                        got.push((ip, eni.clone()));
+                    }
+                    got
+                }));
+            }
+        }
+        let mut seen = HashSet::new();
+        for t in tasks {
+            for (ip, eni) in t.await.unwrap() {
+                assert!(
+                    seen.insert(ip.clone()),
+                    "{ip} handed out twice (last to {eni})"
+                );
+            }
+        }
+        assert_eq!(seen.len(), 6 * 5 * 4);
+    }
+}

@@ -248,6 +248,13 @@ pub enum WorldLoadError {
     },
 }
 
+/// Names in [`WorldFile::single_vswitch`] worlds, for benches and tests.
+pub const BENCH_ACCOUNT: &str = "acct-bench";
+pub const BENCH_REGION: &str = "cn-hangzhou";
+pub const BENCH_VSWITCH: &str = "vsw-bench";
+pub const BENCH_ACCESS_KEY_ID: &str = "LTAIbenchkey";
+pub const BENCH_ACCESS_KEY_SECRET: &str = "bench-secret";
+
 impl WorldFile {
     /// Parses a world file; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<WorldFile, WorldLoadError> {
@@ -286,17 +293,17 @@ impl WorldFile {
     /// `vsw-bench` of `cidr`, and `enis` Available ENIs `eni-bench0`, ...
     /// whose primary IPs are allocated from it.
     pub fn single_vswitch(cidr: Ipv4Net, enis: usize) -> WorldFile {
-        let account = "acct-bench".to_string();
+        let account = BENCH_ACCOUNT.to_string();
         let mut fixtures = Fixtures::default();
+        fixtures.values.insert("region".into(), BENCH_REGION.into());
         fixtures
             .values
-            .insert("region".into(), "cn-hangzhou".into());
-        fixtures.values.insert("vswitch".into(), "vsw-bench".into());
+            .insert("vswitch".into(), BENCH_VSWITCH.into());
         fixtures.credentials.insert(
             "default".into(),
             crate::fixtures::Credentials {
-                access_key_id: "LTAIbenchkey".into(),
-                access_key_secret: Secret::new("bench-secret"),
+                access_key_id: BENCH_ACCESS_KEY_ID.into(),
+                access_key_secret: Secret::new(BENCH_ACCESS_KEY_SECRET),
             },
         );
         WorldFile {
@@ -304,22 +311,22 @@ impl WorldFile {
             accounts: vec![AccountDef {
                 id: account.clone(),
                 access_keys: vec![AccessKeyDef {
-                    id: "LTAIbenchkey".into(),
-                    secret: Secret::new("bench-secret"),
+                    id: BENCH_ACCESS_KEY_ID.into(),
+                    secret: Secret::new(BENCH_ACCESS_KEY_SECRET),
                 }],
             }],
             regions: vec![RegionDef {
-                id: "cn-hangzhou".into(),
+                id: BENCH_REGION.into(),
                 zones: vec!["cn-hangzhou-h".into()],
             }],
             vpcs: vec![VpcDef {
                 id: "vpc-bench".into(),
                 account: account.clone(),
-                region: "cn-hangzhou".into(),
+                region: BENCH_REGION.into(),
                 cidr: cidr.trunc(),
             }],
             vswitches: vec![VSwitchDef {
-                id: "vsw-bench".into(),
+                id: BENCH_VSWITCH.into(),
                 vpc: "vpc-bench".into(),
                 zone: "cn-hangzhou-h".into(),
                 cidr: cidr.trunc(),
@@ -331,8 +338,8 @@ impl WorldFile {
                 .map(|i| EniDef {
                     id: format!("eni-bench{i}"),
                     account: account.clone(),
-                    region: "cn-hangzhou".into(),
-                    vswitch: "vsw-bench".into(),
+                    region: BENCH_REGION.into(),
+                    vswitch: BENCH_VSWITCH.into(),
                     state: EniState::Available,
                     eni_type: EniType::Secondary,
                     instance: None,
@@ -1416,6 +1423,31 @@ impl World {
         Ok(vs.alloc.carve_lowest(n, |_, _| {}))
     }
 
+    /// Gives an ENI `n` more secondaries (the lowest free addresses), raising
+    /// its limit as needed: the "ENI holding 1,000 secondaries" of the benches.
+    pub fn fill_eni(&mut self, eni_id: &str, n: u32) -> Result<Vec<Ipv4Addr>, WorldError> {
+        let eni = self
+            .enis
+            .get(eni_id)
+            .ok_or_else(|| WorldError::EniNotFound {
+                id: eni_id.to_string(),
+            })?;
+        let (account, region) = (eni.account.clone(), eni.region.clone());
+        let needed = (eni.secondary_count() as u32).saturating_add(n);
+        if self.secondary_limit(eni) < needed {
+            self.set_eni_secondary_limit(eni_id, Some(needed))?;
+        }
+        self.assign(
+            &account,
+            &region,
+            eni_id,
+            &AssignRequest {
+                count: n,
+                ..Default::default()
+            },
+        )
+    }
+
     /// Overrides (or with `None` restores) an ENI's secondary limit.
     pub fn set_eni_secondary_limit(
         &mut self,
@@ -1722,6 +1754,21 @@ mod tests {
             w.assign(A, R, "eni-bench0", &primary),
             Err(WorldError::IpAlreadyAssigned { .. })
         ));
+    }
+
+    #[test]
+    fn fill_eni_holds_a_thousand_and_unassign_stays_ordered() {
+        let mut w = World::build(&WorldFile::single_vswitch(net("10.0.0.0/8"), 1)).unwrap();
+        w.take_addresses(BENCH_VSWITCH, 1_000_000).unwrap();
+        let got = w.fill_eni("eni-bench0", 1000).unwrap();
+        assert_eq!(got.len(), 1000);
+        let eni = w.eni(BENCH_ACCOUNT, BENCH_REGION, "eni-bench0").unwrap();
+        assert_eq!(eni.secondary_count(), 1000);
+        w.unassign(BENCH_ACCOUNT, BENCH_REGION, "eni-bench0", &got[500..501])
+            .unwrap();
+        let order: Vec<_> = w.eni(A, R, "eni-bench0").unwrap().secondaries().collect();
+        assert_eq!(order.len(), 999);
+        assert_eq!(order[500], got[501]);
     }
 
     #[test]
