@@ -97,8 +97,14 @@ fn render(rows: &[Row], quick: bool) -> String {
         out,
         "ipconform bench{} — {} build, {} cores",
         if quick { " --quick" } else { "" },
-        if cfg!(debug_assertions) { "debug (use --release for figures)" } else { "release" },
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        if cfg!(debug_assertions) {
+            "debug (use --release for figures)"
+        } else {
+            "release"
+        },
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "| measure | figure | bound | holds |");
@@ -109,7 +115,11 @@ fn render(rows: &[Row], quick: bool) -> String {
             Some(false) => "NO",
             None => "",
         };
-        let _ = writeln!(out, "| {} | {} | {} | {} |", row.what, row.figure, row.bound, holds);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            row.what, row.figure, row.bound, holds
+        );
     }
     out
 }
@@ -120,7 +130,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench_world(cidr: &str, enis: usize) -> Result<WorldFile, BenchError> {
-    Ok(WorldFile::single_vswitch(cidr.parse().map_err(setup)?, enis))
+    Ok(WorldFile::single_vswitch(
+        cidr.parse().map_err(setup)?,
+        enis,
+    ))
 }
 
 async fn serve(world: &WorldFile) -> Result<RunningEmulator, BenchError> {
@@ -138,7 +151,12 @@ fn credentials(world: &WorldFile) -> Result<Credentials, BenchError> {
 }
 
 /// A signed request URL, built the way the runner builds it.
-fn signed_url(base: &str, creds: &Credentials, operation: &str, params: &[(String, String)]) -> String {
+fn signed_url(
+    base: &str,
+    creds: &Credentials,
+    operation: &str,
+    params: &[(String, String)],
+) -> String {
     let wire = DialectId::AlibabaEcs.client().encode(&Call {
         operation,
         params,
@@ -172,7 +190,12 @@ async fn get_ok(http: &reqwest::Client, url: String) -> Result<bytes::Bytes, Ben
 }
 
 /// One assign (count 1) and the unassign of what it got, on `eni`.
-async fn cycle(http: &reqwest::Client, base: &str, creds: &Credentials, eni: &str) -> Result<(), BenchError> {
+async fn cycle(
+    http: &reqwest::Client,
+    base: &str,
+    creds: &Credentials,
+    eni: &str,
+) -> Result<(), BenchError> {
     let body = get_ok(
         http,
         signed_url(
@@ -187,7 +210,8 @@ async fn cycle(http: &reqwest::Client, base: &str, creds: &Credentials, eni: &st
         ),
     )
     .await?;
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| BenchError::Request(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| BenchError::Request(e.to_string()))?;
     let ip = value
         .pointer("/AssignedPrivateIpAddressesSet/PrivateIpSet/PrivateIpAddress/0")
         .and_then(|v| v.as_str())
@@ -199,7 +223,11 @@ async fn cycle(http: &reqwest::Client, base: &str, creds: &Credentials, eni: &st
             base,
             creds,
             "UnassignPrivateIpAddresses",
-            &[p("RegionId", "cn-hangzhou"), p("NetworkInterfaceId", eni), p("PrivateIpAddress.1", ip)],
+            &[
+                p("RegionId", "cn-hangzhou"),
+                p("NetworkInterfaceId", eni),
+                p("PrivateIpAddress.1", ip),
+            ],
         ),
     )
     .await?;
@@ -228,7 +256,9 @@ where
     }
     let mut total = 0;
     for task in tasks {
-        total += task.await.map_err(|e| BenchError::Request(e.to_string()))??;
+        total += task
+            .await
+            .map_err(|e| BenchError::Request(e.to_string()))??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
 }
@@ -266,13 +296,19 @@ async fn throughput(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), BenchErr
         }
         let (h, c) = (median(healthz), median(cycles));
         rows.push(Row {
-            what: format!("/healthz, {connections} connection{}", if connections == 1 { "" } else { "s" }),
+            what: format!(
+                "/healthz, {connections} connection{}",
+                if connections == 1 { "" } else { "s" }
+            ),
             figure: format!("{h:.0} req/s"),
             bound: "baseline".into(),
             holds: None,
         });
         rows.push(Row {
-            what: format!("signed assign+unassign cycles, {connections} connection{}", if connections == 1 { "" } else { "s" }),
+            what: format!(
+                "signed assign+unassign cycles, {connections} connection{}",
+                if connections == 1 { "" } else { "s" }
+            ),
             figure: format!("{c:.0} cycles/s = {:.2} x healthz", c / h),
             bound: ">= 0.50 x healthz".into(),
             holds: Some(c / h >= 0.5),
@@ -294,7 +330,15 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
         .map(|k| k.account.clone())
         .ok_or_else(|| setup("bench key has no account"))?;
     let got = built
-        .assign(&account, "cn-hangzhou", "eni-bench0", &AssignRequest { count: 1000, ..Default::default() })
+        .assign(
+            &account,
+            "cn-hangzhou",
+            "eni-bench0",
+            &AssignRequest {
+                count: 1000,
+                ..Default::default()
+            },
+        )
         .map_err(setup)?;
     if got.len() != 1000 {
         return Err(setup(format!("assigned {} of 1000", got.len())));
@@ -306,7 +350,10 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
         .map_err(setup)?;
     let base = server.base_url();
     let http = reqwest::Client::new();
-    let params = [p("RegionId", "cn-hangzhou"), p("NetworkInterfaceId.1", "eni-bench0")];
+    let params = [
+        p("RegionId", "cn-hangzhou"),
+        p("NetworkInterfaceId.1", "eni-bench0"),
+    ];
     let mut samples = Vec::with_capacity(budget.describe_samples);
     let mut body_len = 0;
     for _ in 0..budget.describe_samples {
@@ -322,7 +369,10 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
     let p99 = samples[(samples.len() * 99 / 100).min(samples.len() - 1)];
     rows.push(Row {
         what: "DescribeNetworkInterfaces, ENI with 1,000 secondaries (HTTP round trip)".into(),
-        figure: format!("p50 {p50:.3} ms, p99 {p99:.3} ms ({} KiB body)", body_len / 1024),
+        figure: format!(
+            "p50 {p50:.3} ms, p99 {p99:.3} ms ({} KiB body)",
+            body_len / 1024
+        ),
         bound: "p50 <= 1 ms".into(),
         holds: Some(p50 <= 1.0),
     });
@@ -331,7 +381,10 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
 
 /// World-level assign+unassign cycles, no HTTP: the allocator alone.
 fn cycles_per_second(world: &mut World, account: &str, n: usize) -> Result<f64, BenchError> {
-    let request = AssignRequest { count: 1, ..Default::default() };
+    let request = AssignRequest {
+        count: 1,
+        ..Default::default()
+    };
     let started = Instant::now();
     for _ in 0..n {
         let ips = world
@@ -349,7 +402,9 @@ fn allocation(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), BenchError> {
     let creds = credentials(&file)?;
     let mut empty = World::build(&file).map_err(setup)?;
     let mut crowded = World::build(&file).map_err(setup)?;
-    let taken = crowded.take_addresses("vsw-bench", 1_000_000).map_err(setup)?;
+    let taken = crowded
+        .take_addresses("vsw-bench", 1_000_000)
+        .map_err(setup)?;
     let account = empty
         .access_key(&creds.access_key_id)
         .map(|k| k.account.clone())
@@ -357,8 +412,16 @@ fn allocation(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), BenchError> {
     let (mut e, mut c) = (Vec::new(), Vec::new());
     // Interleaved rounds, so drift in the machine's speed hits both alike.
     for _ in 0..budget.rounds.max(3) {
-        e.push(cycles_per_second(&mut empty, &account, budget.world_cycles)?);
-        c.push(cycles_per_second(&mut crowded, &account, budget.world_cycles)?);
+        e.push(cycles_per_second(
+            &mut empty,
+            &account,
+            budget.world_cycles,
+        )?);
+        c.push(cycles_per_second(
+            &mut crowded,
+            &account,
+            budget.world_cycles,
+        )?);
     }
     let (e, c) = (median(e), median(c));
     rows.push(Row {
@@ -406,7 +469,11 @@ fn harness_case(steps: usize) -> Result<CaseFile, BenchError> {
     case::parse_file(Path::new("bench.yaml"), yaml).map_err(setup)
 }
 
-async fn harness_overhead(budget: &Budget, specs: &SpecSet, rows: &mut Vec<Row>) -> Result<(), BenchError> {
+async fn harness_overhead(
+    budget: &Budget,
+    specs: &SpecSet,
+    rows: &mut Vec<Row>,
+) -> Result<(), BenchError> {
     let world = bench_world("10.0.0.0/16", 1)?;
     let creds = credentials(&world)?;
     let server = serve(&world).await?;

@@ -129,9 +129,9 @@ fn lint_step(
                         entry.status
                     ),
                 )
-                .with_hint(format!(
+                .with_hint(
                     "expect the documented status; if a target differs, list it under `deviations`",
-                )),
+                ),
             ),
             Some(_) => {}
         }

@@ -65,7 +65,10 @@ fn a_wrong_expectation_fails_with_a_readable_diff_and_reports() {
     assert!(stdout.contains("+code: InvalidEniId.NotFound"), "{stdout}");
     assert!(stdout.contains("-status: 403"), "{stdout}");
     assert!(stdout.contains("+status: 404"), "{stdout}");
-    assert!(stdout.contains("t.yaml:7"), "the diff says where to edit: {stdout}");
+    assert!(
+        stdout.contains("t.yaml:7"),
+        "the diff says where to edit: {stdout}"
+    );
     let run_dir = std::fs::read_dir(reports.path())
         .unwrap()
         .next()
@@ -73,7 +76,8 @@ fn a_wrong_expectation_fails_with_a_readable_diff_and_reports() {
         .unwrap()
         .path();
     let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
+            .unwrap();
     assert_eq!(report["summary"]["fails"], 1);
     assert_eq!(report["results"][0]["outcome"], "fails");
     let junit = std::fs::read_to_string(run_dir.join("junit.xml")).unwrap();
@@ -82,12 +86,19 @@ fn a_wrong_expectation_fails_with_a_readable_diff_and_reports() {
 
 #[test]
 fn the_right_expectation_conforms_and_exits_zero() {
-    let fixed = WRONG_EXPECTATION
-        .replace("status: 403, code: InvalidIp.IpAssigned", "status: 404, code: InvalidEniId.NotFound");
+    let fixed = WRONG_EXPECTATION.replace(
+        "status: 403, code: InvalidIp.IpAssigned",
+        "status: 404, code: InvalidEniId.NotFound",
+    );
     let (cases, _) = cases_with(&fixed);
     let reports = tempfile::tempdir().unwrap();
     let out = ipconform(&["run"], cases.path(), reports.path());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -97,7 +108,10 @@ fn a_malformed_case_file_names_file_line_col() {
     let out = ipconform(&["lint"], cases.path(), Path::new("."));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("{}:12:9", file.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:12:9", file.display())),
+        "{stderr}"
+    );
     assert!(stderr.contains("did you mean `expect`?"), "{stderr}");
 }
 
@@ -105,13 +119,22 @@ fn a_malformed_case_file_names_file_line_col() {
 fn lint_flags_an_undocumented_code_and_an_unknown_parameter() {
     let drifted = WRONG_EXPECTATION
         .replace("code: InvalidIp.IpAssigned", "code: InvalidEni.NotFound")
-        .replace("SecondaryPrivateIpAddressCount: 1", "SecondaryPrivateIpAddresCount: 1");
+        .replace(
+            "SecondaryPrivateIpAddressCount: 1",
+            "SecondaryPrivateIpAddresCount: 1",
+        );
     let (cases, _) = cases_with(&drifted);
     let out = ipconform(&["lint"], cases.path(), Path::new("."));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("`InvalidEni.NotFound` is not documented"), "{stdout}");
-    assert!(stdout.contains("did you mean `SecondaryPrivateIpAddressCount`?"), "{stdout}");
+    assert!(
+        stdout.contains("`InvalidEni.NotFound` is not documented"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("did you mean `SecondaryPrivateIpAddressCount`?"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -128,7 +151,10 @@ fn emulate_prints_its_address_first() {
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(first.starts_with("listening on http://127.0.0.1:"), "{first:?}");
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:"),
+        "{first:?}"
+    );
     let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
 }

@@ -74,12 +74,13 @@ impl Op {
         }
     }
 
-    /// MissingParameter is 403 in the Assign document (seed 001), 400 in the
-    /// public Unassign reference, and assumed 403 for Describe.
+    /// MissingParameter is 403 in the Assign document (seed 001) but 400 in
+    /// the public Unassign and DescribeNetworkInterfaces references: each
+    /// operation answers with its own document's status.
     fn missing_status(self) -> u16 {
         match self {
-            Op::Unassign => 400,
-            Op::Assign | Op::Describe => 403,
+            Op::Unassign | Op::Describe => 400,
+            Op::Assign => 403,
         }
     }
 }
@@ -1077,7 +1078,7 @@ mod tests {
                     ("RegionId", region),
                     ("SignatureNonce", "~"),
                 ],
-                403,
+                400,
                 "MissingParameter",
             ),
             (

@@ -84,7 +84,7 @@ impl Sink for JunitReport {
                                 let _ = writeln!(
                                     xml,
                                     ">\n      <failure message=\"{kind}\">{}</failure>\n    </testcase>",
-                                    escape(&failure_text(case))
+                                    escape(failure_text(case))
                                 );
                             }
                         }

@@ -214,7 +214,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
         };
         for path in files
             .iter()
-            .filter(|p| !p.file_stem().is_some_and(|s| s == "_common"))
+            .filter(|p| p.file_stem().is_none_or(|s| s != "_common"))
         {
             let (op, text) = match read_yaml::<OperationFile>(path) {
                 Ok(v) => v,
