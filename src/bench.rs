@@ -52,7 +52,19 @@ struct Row {
     holds: Option<bool>,
 }
 
-pub async fn run(quick: bool) -> Result<String, BenchError> {
+/// The sections, by the names `--only` takes.
+pub const SECTIONS: &[&str] = &["throughput", "describe", "allocation", "harness", "loading"];
+
+pub async fn run(quick: bool, only: Option<&str>) -> Result<String, BenchError> {
+    if let Some(name) = only {
+        if !SECTIONS.contains(&name) {
+            return Err(setup(format!(
+                "unknown section `{name}`; sections: {}",
+                SECTIONS.join(", ")
+            )));
+        }
+    }
+    let wanted = |name: &str| only.is_none_or(|o| o == name);
     let budget = if quick {
         Budget {
             window: Duration::from_millis(200),
@@ -73,11 +85,21 @@ pub async fn run(quick: bool) -> Result<String, BenchError> {
     let root = project_root();
     let specs = SpecSet::load_dir(&root.join("specs")).map_err(setup)?;
     let mut rows = Vec::new();
-    throughput(&budget, &mut rows).await?;
-    describe_large(&budget, &mut rows).await?;
-    allocation(&budget, &mut rows)?;
-    harness_overhead(&budget, &specs, &mut rows).await?;
-    loading(&root, &specs, &mut rows)?;
+    if wanted("throughput") {
+        throughput(&budget, &mut rows).await?;
+    }
+    if wanted("describe") {
+        describe_large(&budget, &mut rows).await?;
+    }
+    if wanted("allocation") {
+        allocation(&budget, &mut rows)?;
+    }
+    if wanted("harness") {
+        harness_overhead(&budget, &specs, &mut rows).await?;
+    }
+    if wanted("loading") {
+        loading(&root, &specs, &mut rows)?;
+    }
     Ok(render(&rows, quick))
 }
 

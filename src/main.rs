@@ -102,6 +102,9 @@ enum Command {
         /// Fewer iterations, for a smoke run.
         #[arg(long)]
         quick: bool,
+        /// Run one section: throughput, describe, allocation, harness, loading.
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
@@ -140,8 +143,8 @@ fn main() -> ExitCode {
         })),
         Command::Lint { inputs } => lint(&inputs),
         Command::Emulate { listen, world } => runtime.block_on(emulate(listen, &world)),
-        Command::Bench { quick } => runtime
-            .block_on(ipconform::bench::run(quick))
+        Command::Bench { quick, only } => runtime
+            .block_on(ipconform::bench::run(quick, only.as_deref()))
             .map(|table| {
                 println!("{table}");
                 exit::CONFORMS
