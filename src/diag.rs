@@ -158,14 +158,25 @@ fn suggestion_for_serde_message(message: &str) -> Option<String> {
 /// undocumented error code) find their position with this scan. It is
 /// bounded by `to_line` so that a key is looked up inside one case or step.
 pub fn find_key(text: &str, key: &str, from_line: usize, to_line: usize) -> Option<(usize, usize)> {
-    for (i, line) in text.lines().enumerate() {
-        let number = i + 1;
-        if number < from_line {
-            continue;
-        }
-        if number > to_line {
-            break;
-        }
+    let lines: Vec<&str> = text.lines().collect();
+    find_key_in(&lines, key, from_line, to_line)
+}
+
+/// [`find_key`] over lines split once: loaders that place many keys in one
+/// file split it once instead of rescanning it from the top every time.
+pub fn find_key_in(
+    lines: &[&str],
+    key: &str,
+    from_line: usize,
+    to_line: usize,
+) -> Option<(usize, usize)> {
+    let first = from_line.max(1);
+    let last = to_line.min(lines.len());
+    if first > last {
+        return None;
+    }
+    for (offset, line) in lines[first - 1..last].iter().enumerate() {
+        let number = first + offset;
         let mut search_from = 0;
         while let Some(pos) = line[search_from..].find(key) {
             let start = search_from + pos;

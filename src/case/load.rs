@@ -8,7 +8,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template};
-use crate::diag::{find_key, Diagnostic, Diagnostics};
+use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 use crate::fixtures::scalar_to_string;
 
@@ -197,9 +197,10 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
     let raw: RawFile = serde_yaml::from_str(&text)
         .map_err(|e| Diagnostics(vec![Diagnostic::from_yaml(&display, &text, &e)]))?;
     let mut diags = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
     let place = |key: &str, from: usize, to: usize, message: String| -> Diagnostic {
         let d = Diagnostic::new(&display, message);
-        match find_key(&text, key, from, to) {
+        match find_key_in(&lines, key, from, to) {
             Some((line, col)) => d.at(&text, line, col),
             None if from > 0 => d.at(&text, from, 1),
             None => d,
@@ -212,7 +213,7 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
             None
         }
     };
-    let case_lines = locate_cases(&text, &raw.cases);
+    let case_lines = locate_cases(&lines, &raw.cases);
     let mut cases = Vec::with_capacity(raw.cases.len());
     let mut ids_seen: HashMap<&str, usize> = HashMap::new();
     for (raw_case, &(line, end_line)) in raw.cases.iter().zip(&case_lines) {
@@ -241,11 +242,11 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
                 ),
             ));
         }
-        let cleanup_line = find_key(&text, "cleanup", line, end_line).map(|(l, _)| l);
+        let cleanup_line = find_key_in(&lines, "cleanup", line, end_line).map(|(l, _)| l);
         let steps_end = cleanup_line.map(|l| l - 1).unwrap_or(end_line);
-        let step_lines = locate_keys(&text, "call", line, steps_end);
+        let step_lines = locate_keys(&lines, "call", line, steps_end);
         let cleanup_lines = cleanup_line
-            .map(|l| locate_keys(&text, "call", l, end_line))
+            .map(|l| locate_keys(&lines, "call", l, end_line))
             .unwrap_or_default();
         let steps = convert_steps(&raw_case.steps, &step_lines, steps_end, &place, &mut diags);
         let cleanup = convert_steps(
@@ -467,12 +468,12 @@ fn convert_steps(
 
 /// The (line, last line) of each case, found from its `id:`. serde gives
 /// no spans for values that parsed; the ids are unique enough to find.
-fn locate_cases(text: &str, cases: &[RawCase]) -> Vec<(usize, usize)> {
+fn locate_cases(lines: &[&str], cases: &[RawCase]) -> Vec<(usize, usize)> {
     let mut starts = Vec::with_capacity(cases.len());
     let mut from = 1;
     for case in cases {
-        let line = text
-            .lines()
+        let line = lines
+            .iter()
             .enumerate()
             .skip(from - 1)
             .find(|(_, l)| is_id_line(l, &case.id))
@@ -481,7 +482,7 @@ fn locate_cases(text: &str, cases: &[RawCase]) -> Vec<(usize, usize)> {
         starts.push(line);
         from = line + 1;
     }
-    let total = text.lines().count().max(1);
+    let total = lines.len().max(1);
     (0..starts.len())
         .map(|i| {
             let end = starts.get(i + 1).map(|n| n - 1).unwrap_or(total);
@@ -499,10 +500,10 @@ fn is_id_line(line: &str, id: &str) -> bool {
 }
 
 /// Every position of `key:` between two lines, in order.
-fn locate_keys(text: &str, key: &str, from: usize, to: usize) -> Vec<(usize, usize)> {
+fn locate_keys(lines: &[&str], key: &str, from: usize, to: usize) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     let mut line = from;
-    while let Some(pos) = find_key(text, key, line, to) {
+    while let Some(pos) = find_key_in(lines, key, line, to) {
         found.push(pos);
         line = pos.0 + 1;
     }
