@@ -254,7 +254,11 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(Terminal::new(std::io::stdout(), args.verbose)),
+        Box::new(Terminal::new(
+            std::io::stdout(),
+            args.verbose,
+            dir.display().to_string(),
+        )),
         Box::new(JsonReport::new(dir.join("report.json"))),
         Box::new(JunitReport::new(dir.join("junit.xml"))),
     ];

@@ -9,11 +9,17 @@ use crate::runner::Outcome;
 pub struct Terminal<W: Write> {
     out: W,
     verbose: bool,
+    /// Where the file reports of this run go, named in the last line.
+    report_dir: String,
 }
 
 impl<W: Write> Terminal<W> {
-    pub fn new(out: W, verbose: bool) -> Self {
-        Terminal { out, verbose }
+    pub fn new(out: W, verbose: bool, report_dir: String) -> Self {
+        Terminal {
+            out,
+            verbose,
+            report_dir,
+        }
     }
 }
 
@@ -52,7 +58,7 @@ impl<W: Write> Sink for Terminal<W> {
                 }
                 Ok(())
             }
-            Event::RunFinished(info, summary) => {
+            Event::RunFinished(_, summary) => {
                 writeln!(
                     self.out,
                     "\n{} conform, {} fail, {} known deviations, {} conform unexpectedly; {} cases in {:.2}s",
@@ -63,7 +69,7 @@ impl<W: Write> Sink for Terminal<W> {
                     summary.total,
                     summary.elapsed.as_secs_f64()
                 )?;
-                writeln!(self.out, "reports: reports/{}/", info.run_id)
+                writeln!(self.out, "reports: {}/", self.report_dir)
             }
         }
     }
