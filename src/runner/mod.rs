@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::case::{Case, CaseFile, Expect, Step};
+use crate::case::{Case, CaseFile, Step};
 use crate::dialect::{Call, ClientDialect, Decoded};
 use crate::fixtures::Fixtures;
 use crate::spec::{Finding, SpecSet};
@@ -410,10 +410,4 @@ fn redact(path_and_query: &str, redacted: &[&str]) -> String {
         })
         .collect();
     format!("{path}?{}", kept.join("&"))
-}
-
-impl Expect {
-    pub fn is_error(&self) -> bool {
-        matches!(self, Expect::Error { .. })
-    }
 }
