@@ -118,6 +118,20 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// The `.yaml`/`.yml` files directly in `dir`, sorted so that loading and
+/// its diagnostics come in the same order on every machine.
+pub fn yaml_files_in(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, Diagnostic> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Diagnostic::new(dir.display().to_string(), format!("failed to read: {e}")))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 /// The closest of `candidates` to `word`, when it is close enough to be a
 /// plausible typo.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

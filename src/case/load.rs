@@ -108,21 +108,13 @@ pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
                 continue;
             }
         };
-        let mut paths: Vec<_> = match std::fs::read_dir(&sub) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect(),
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    sub.display().to_string(),
-                    format!("failed to read: {e}"),
-                ));
+        let paths = match crate::diag::yaml_files_in(&sub) {
+            Ok(paths) => paths,
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
-        paths.sort();
         for path in paths {
             match load_file(&path) {
                 Ok(file) if file.dialect != folder_dialect => {

@@ -180,21 +180,13 @@ pub(super) fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
                 continue;
             }
         };
-        let mut files: Vec<_> = match std::fs::read_dir(&dialect_dir) {
-            Ok(rd) => rd
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect(),
-            Err(e) => {
-                diags.push(Diagnostic::new(
-                    dialect_dir.display().to_string(),
-                    format!("failed to read: {e}"),
-                ));
+        let files = match crate::diag::yaml_files_in(&dialect_dir) {
+            Ok(files) => files,
+            Err(d) => {
+                diags.push(d);
                 continue;
             }
         };
-        files.sort();
         let common_path = files
             .iter()
             .find(|p| p.file_stem().is_some_and(|s| s == "_common"))
