@@ -100,33 +100,12 @@ fn infrastructure_failure(
     case: &Case,
     problem: String,
 ) -> CaseResult {
-    CaseResult {
-        address: case.address(target, file),
-        target: target.to_string(),
-        dialect: file.dialect.to_string(),
-        file: file.display.clone(),
-        line: case.line,
-        id: case.id.clone(),
-        title: case.title.clone(),
-        source: case.source.clone(),
-        tags: case.tags.clone(),
-        outcome: Outcome::Fails,
-        deviation: None,
-        steps: vec![StepRecord {
-            phase: Phase::Step,
-            index: 0,
-            call: String::new(),
-            location: format!("{}:{}", file.display, case.line),
-            request: None,
-            status: None,
-            error_code: None,
-            body: None,
-            diff: None,
-            findings: Vec::new(),
-            problems: vec![problem],
-            skipped: None,
-            elapsed: Default::default(),
-        }],
-        elapsed: Default::default(),
-    }
+    let mut step = StepRecord::new(
+        Phase::Step,
+        0,
+        "",
+        format!("{}:{}", file.display, case.line),
+    );
+    step.problems.push(problem);
+    CaseResult::new(target, file, case, Outcome::Fails, vec![step])
 }

@@ -92,6 +92,25 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
+    /// A step not yet sent: nothing observed, nothing found.
+    pub fn new(phase: Phase, index: usize, call: &str, location: String) -> StepRecord {
+        StepRecord {
+            phase,
+            index,
+            call: call.to_string(),
+            location,
+            request: None,
+            status: None,
+            error_code: None,
+            body: None,
+            diff: None,
+            findings: Vec::new(),
+            problems: Vec::new(),
+            skipped: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     pub fn failed(&self) -> bool {
         self.diff.is_some() || !self.findings.is_empty() || !self.problems.is_empty()
     }
@@ -115,6 +134,33 @@ pub struct CaseResult {
     pub steps: Vec<StepRecord>,
     #[serde(serialize_with = "as_micros")]
     pub elapsed: Duration,
+}
+
+impl CaseResult {
+    /// The result of `case` on `target`, with no deviation and no time.
+    pub fn new(
+        target: &str,
+        file: &CaseFile,
+        case: &Case,
+        outcome: Outcome,
+        steps: Vec<StepRecord>,
+    ) -> CaseResult {
+        CaseResult {
+            address: case.address(target, file),
+            target: target.to_string(),
+            dialect: file.dialect.to_string(),
+            file: file.display.clone(),
+            line: case.line,
+            id: case.id.clone(),
+            title: case.title.clone(),
+            source: case.source.clone(),
+            tags: case.tags.clone(),
+            outcome,
+            deviation: None,
+            steps,
+            elapsed: Duration::ZERO,
+        }
+    }
 }
 
 fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -184,21 +230,10 @@ impl<'s> Runner<'s> {
             (true, true) => Outcome::KnownDeviation,
             (false, true) => Outcome::UnexpectedConformance,
         };
-        CaseResult {
-            address: case.address(endpoint.target, file),
-            target: endpoint.target.to_string(),
-            dialect: file.dialect.to_string(),
-            file: file.display.clone(),
-            line: case.line,
-            id: case.id.clone(),
-            title: case.title.clone(),
-            source: case.source.clone(),
-            tags: case.tags.clone(),
-            outcome,
-            deviation,
-            steps: records,
-            elapsed: started.elapsed(),
-        }
+        let mut result = CaseResult::new(endpoint.target, file, case, outcome, records);
+        result.deviation = deviation;
+        result.elapsed = started.elapsed();
+        result
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -213,21 +248,12 @@ impl<'s> Runner<'s> {
         scope: &mut Scope<'_>,
     ) -> StepRecord {
         let started = Instant::now();
-        let mut record = StepRecord {
+        let mut record = StepRecord::new(
             phase,
             index,
-            call: step.call.clone(),
-            location: format!("{}:{}", file.display, step.line),
-            request: None,
-            status: None,
-            error_code: None,
-            body: None,
-            diff: None,
-            findings: Vec::new(),
-            problems: Vec::new(),
-            skipped: None,
-            elapsed: Duration::ZERO,
-        };
+            &step.call,
+            format!("{}:{}", file.display, step.line),
+        );
         let params = match scope.render_params(step) {
             Ok(p) => p,
             Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
