@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use ipconform::fixtures::Fixtures;
 use ipconform::project::{load_world, Paths, Project};
 use ipconform::report::{
-    self, json::JsonReport, junit::JunitReport, terminal::Terminal, RunInfo, Sink,
+    self, json::JsonReport, junit::JunitReport, terminal::Terminal, FileSink, RunInfo, Sink,
 };
 use ipconform::run::Selection;
 use ipconform::runner::Runner;
@@ -259,8 +259,8 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
             args.verbose,
             dir.display().to_string(),
         )),
-        Box::new(JsonReport::new(dir.join("report.json"))),
-        Box::new(JunitReport::new(dir.join("junit.xml"))),
+        Box::new(FileSink::new(dir.join("report.json"), JsonReport)),
+        Box::new(FileSink::new(dir.join("junit.xml"), JunitReport)),
     ];
     let runner = Runner::new(&project.specs);
     let summary = ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)

@@ -4,60 +4,45 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
-use std::path::PathBuf;
 
 use quick_xml::escape::escape;
 
-use super::{failure_text, Event, Sink};
+use super::{failure_text, FinalReport, RunInfo, Summary};
 use crate::runner::{CaseResult, Outcome};
 
-pub struct JunitReport {
-    path: PathBuf,
-    results: Vec<CaseResult>,
-}
+pub struct JunitReport;
 
-impl JunitReport {
-    pub fn new(path: PathBuf) -> Self {
-        JunitReport {
-            path,
-            results: Vec::new(),
+impl FinalReport for JunitReport {
+    fn render(
+        &self,
+        info: &RunInfo,
+        summary: &Summary,
+        results: &[CaseResult],
+    ) -> io::Result<String> {
+        let mut suites: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
+        for r in results {
+            let suite = r.address.rsplit_once("::").map(|(s, _)| s).unwrap_or("");
+            suites.entry(suite.to_string()).or_default().push(r);
         }
-    }
-}
-
-impl Sink for JunitReport {
-    fn on(&mut self, event: &Event<'_>) -> io::Result<()> {
-        match event {
-            Event::RunStarted(_) => Ok(()),
-            Event::CaseFinished(result) => {
-                self.results.push((*result).clone());
-                Ok(())
-            }
-            Event::RunFinished(info, summary) => {
-                let mut suites: BTreeMap<String, Vec<&CaseResult>> = BTreeMap::new();
-                for r in &self.results {
-                    let suite = r.address.rsplit_once("::").map(|(s, _)| s).unwrap_or("");
-                    suites.entry(suite.to_string()).or_default().push(r);
-                }
-                let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-                let _ = writeln!(
-                    xml,
-                    "<testsuites name=\"ipconform {}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
-                    escape(&info.run_id),
-                    summary.total,
-                    summary.fails + summary.unexpected_conformance,
-                    summary.elapsed.as_secs_f64()
-                );
-                for (suite, cases) in &suites {
-                    let failures = cases.iter().filter(|c| !c.outcome.is_success()).count();
-                    let _ = writeln!(
-                        xml,
-                        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">",
-                        escape(suite),
-                        cases.len()
-                    );
-                    for case in cases {
-                        let _ = write!(
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        let _ = writeln!(
+            xml,
+            "<testsuites name=\"ipconform {}\" tests=\"{}\" failures=\"{}\" time=\"{:.3}\">",
+            escape(&info.run_id),
+            summary.total,
+            summary.fails + summary.unexpected_conformance,
+            summary.elapsed.as_secs_f64()
+        );
+        for (suite, cases) in &suites {
+            let failures = cases.iter().filter(|c| !c.outcome.is_success()).count();
+            let _ = writeln!(
+                xml,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">",
+                escape(suite),
+                cases.len()
+            );
+            for case in cases {
+                let _ = write!(
                             xml,
                             "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\" time=\"{:.3}\"",
                             escape(suite),
@@ -66,34 +51,32 @@ impl Sink for JunitReport {
                             case.line,
                             case.elapsed.as_secs_f64()
                         );
-                        match case.outcome {
-                            Outcome::Conforms => xml.push_str("/>\n"),
-                            Outcome::KnownDeviation => {
-                                let _ = writeln!(
-                                    xml,
-                                    ">\n      <skipped message=\"known deviation: {}\"/>\n    </testcase>",
-                                    escape(case.deviation.as_deref().unwrap_or(""))
-                                );
-                            }
-                            Outcome::Fails | Outcome::UnexpectedConformance => {
-                                let kind = if case.outcome == Outcome::Fails {
-                                    "does not conform"
-                                } else {
-                                    "conforms unexpectedly"
-                                };
-                                let _ = writeln!(
-                                    xml,
-                                    ">\n      <failure message=\"{kind}\">{}</failure>\n    </testcase>",
-                                    escape(failure_text(case))
-                                );
-                            }
-                        }
+                match case.outcome {
+                    Outcome::Conforms => xml.push_str("/>\n"),
+                    Outcome::KnownDeviation => {
+                        let _ = writeln!(
+                            xml,
+                            ">\n      <skipped message=\"known deviation: {}\"/>\n    </testcase>",
+                            escape(case.deviation.as_deref().unwrap_or(""))
+                        );
                     }
-                    xml.push_str("  </testsuite>\n");
+                    Outcome::Fails | Outcome::UnexpectedConformance => {
+                        let kind = if case.outcome == Outcome::Fails {
+                            "does not conform"
+                        } else {
+                            "conforms unexpectedly"
+                        };
+                        let _ = writeln!(
+                            xml,
+                            ">\n      <failure message=\"{kind}\">{}</failure>\n    </testcase>",
+                            escape(failure_text(case))
+                        );
+                    }
                 }
-                xml.push_str("</testsuites>\n");
-                std::fs::write(&self.path, xml)
             }
+            xml.push_str("  </testsuite>\n");
         }
+        xml.push_str("</testsuites>\n");
+        Ok(xml)
     }
 }

@@ -69,6 +69,53 @@ pub trait Sink {
     fn on(&mut self, event: &Event<'_>) -> io::Result<()>;
 }
 
+/// A report made once, at the end of a run, from every result.
+pub trait FinalReport {
+    /// The file's text; `results` are sorted by address.
+    fn render(
+        &self,
+        run: &RunInfo,
+        summary: &Summary,
+        results: &[CaseResult],
+    ) -> io::Result<String>;
+}
+
+/// The sink of every [`FinalReport`]: collects the results as cases finish
+/// and writes `path` when the run does.
+pub struct FileSink<R> {
+    path: std::path::PathBuf,
+    report: R,
+    results: Vec<CaseResult>,
+}
+
+impl<R: FinalReport> FileSink<R> {
+    pub fn new(path: std::path::PathBuf, report: R) -> Self {
+        FileSink {
+            path,
+            report,
+            results: Vec::new(),
+        }
+    }
+}
+
+impl<R: FinalReport> Sink for FileSink<R> {
+    fn on(&mut self, event: &Event<'_>) -> io::Result<()> {
+        match event {
+            Event::RunStarted(_) => Ok(()),
+            Event::CaseFinished(result) => {
+                self.results.push((*result).clone());
+                Ok(())
+            }
+            Event::RunFinished(run, summary) => {
+                // Cases finish in any order; the file does not depend on it.
+                self.results.sort_by(|a, b| a.address.cmp(&b.address));
+                let text = self.report.render(run, summary, &self.results)?;
+                std::fs::write(&self.path, text)
+            }
+        }
+    }
+}
+
 /// A new run id: sortable by time, unique enough for a reports folder.
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
