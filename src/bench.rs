@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::case::{self, CaseFile};
-use crate::dialect::{Call, DialectId};
-use crate::emulator::world::{AssignRequest, World, WorldFile};
+use crate::dialect::{Call, CallContext, DialectId, Method};
+use crate::emulator::world::{AssignRequest, Scope, World, WorldFile, BENCH_REGION};
 use crate::emulator::{self, EmulatorState, RunningEmulator};
 use crate::fixtures::Credentials;
 use crate::runner::{Endpoint, Outcome, Runner};
@@ -152,10 +152,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn bench_world(cidr: &str, enis: usize) -> Result<WorldFile, BenchError> {
-    Ok(WorldFile::single_vswitch(
-        cidr.parse().map_err(setup)?,
-        enis,
-    ))
+    Ok(WorldFile::single_subnet(cidr.parse().map_err(setup)?, enis))
 }
 
 async fn serve(world: &WorldFile) -> Result<RunningEmulator, BenchError> {
@@ -165,7 +162,7 @@ async fn serve(world: &WorldFile) -> Result<RunningEmulator, BenchError> {
 
 fn credentials(world: &WorldFile) -> Result<Credentials, BenchError> {
     world
-        .fixtures
+        .fixtures_of(DialectId::AlibabaEcs)
         .credentials
         .get("default")
         .cloned()
@@ -179,10 +176,20 @@ fn signed_url(
     operation: &str,
     params: &[(String, String)],
 ) -> String {
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let host = base.trim_start_matches("http://");
     let wire = DialectId::AlibabaEcs.client().encode(&Call {
         operation,
         params,
+        headers: &[],
         credentials: creds,
+        context: CallContext {
+            host,
+            now: chrono::Utc::now(),
+            nonce: &nonce,
+            signing: "v1",
+            method: Method::Get,
+        },
     });
     format!("{base}{}", wire.path_and_query)
 }
@@ -353,8 +360,7 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
         .ok_or_else(|| setup("bench key has no account"))?;
     let got = built
         .assign(
-            &account,
-            "cn-hangzhou",
+            &bench_scope(&account),
             "eni-bench0",
             &AssignRequest {
                 count: 1000,
@@ -367,7 +373,7 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
     }
     let state = Arc::new(EmulatorState::new(built));
     let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let server = emulator::start_with_state(state, world.fixtures.clone(), loopback)
+    let server = emulator::start_with_state(state, loopback)
         .await
         .map_err(setup)?;
     let base = server.base_url();
@@ -401,6 +407,15 @@ async fn describe_large(budget: &Budget, rows: &mut Vec<Row>) -> Result<(), Benc
     Ok(())
 }
 
+/// The bench world's only scope: its account through the ECS API.
+fn bench_scope(account: &str) -> Scope<'_> {
+    Scope {
+        account,
+        service: DialectId::AlibabaEcs,
+        region: Some(BENCH_REGION),
+    }
+}
+
 /// World-level assign+unassign cycles, no HTTP: the allocator alone.
 fn cycles_per_second(world: &mut World, account: &str, n: usize) -> Result<f64, BenchError> {
     let request = AssignRequest {
@@ -410,10 +425,10 @@ fn cycles_per_second(world: &mut World, account: &str, n: usize) -> Result<f64, 
     let started = Instant::now();
     for _ in 0..n {
         let ips = world
-            .assign(account, "cn-hangzhou", "eni-bench0", &request)
+            .assign(&bench_scope(account), "eni-bench0", &request)
             .map_err(setup)?;
         world
-            .unassign(account, "cn-hangzhou", "eni-bench0", &ips)
+            .unassign(&bench_scope(account), "eni-bench0", &ips)
             .map_err(setup)?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
@@ -507,6 +522,7 @@ async fn harness_overhead(
         target: "emulator",
         base_url: &base,
         fixtures: &world.fixtures,
+        signing: None,
     };
     let http = reqwest::Client::new();
     let steps = case.steps.len() as f64;

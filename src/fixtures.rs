@@ -11,6 +11,19 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::dialect::DialectId;
+
+/// Fixtures by dialect: a world file's or a target's, so that `{{region}}`
+/// is cn-hangzhou for ECS and an edge region for ENS.
+pub type DialectFixtures = BTreeMap<DialectId, Fixtures>;
+
+/// One dialect's fixtures; empty when the target gives that dialect none.
+pub fn of(all: &DialectFixtures, dialect: DialectId) -> &Fixtures {
+    static NONE: std::sync::OnceLock<Fixtures> = std::sync::OnceLock::new();
+    all.get(&dialect)
+        .unwrap_or_else(|| NONE.get_or_init(Fixtures::default))
+}
+
 /// Values and credentials by name.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -1,24 +1,28 @@
 //! `ipconform lint`: every case checked against the specs it claims to test.
 //!
 //! A case that calls an operation the spec does not have, sends a parameter
-//! the operation does not take, or expects an error code (or status) the
-//! document does not list is testing something other than the contract: the
-//! lint reports each with its position and, where one is close, the name
-//! that was probably meant. Variables must be fixtures of the reference
-//! target, captures of an earlier step, or built-ins; credential sets must
-//! exist.
+//! the operation does not take, sends a value the spec refuses (a bound, a
+//! type, a combination rule) on a step that expects to succeed, or expects
+//! an error code (or status) the document does not list is testing
+//! something other than the contract: the lint reports each with its
+//! position and, where one is close, the name that was probably meant. The
+//! values are checked by the same validation the emulator runs, after the
+//! dialect's reference fixtures are filled in. Variables must be fixtures of
+//! the case's dialect, captures of an earlier step, or built-ins;
+//! credential sets must exist for the dialect.
 
 use std::collections::HashSet;
 
 use crate::case::{CaseFile, Expect, Step, BUILTIN_VARIABLES};
 use crate::diag::{closest, find_key, Diagnostic};
-use crate::fixtures::Fixtures;
-use crate::spec::SpecSet;
+use crate::fixtures::{DialectFixtures, Fixtures};
+use crate::spec::{Kind, OperationSpec, SpecSet, ViolationKind};
 
 /// Every finding over all files; empty when the cases are clean.
-pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &Fixtures) -> Vec<Diagnostic> {
+pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &DialectFixtures) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for file in files {
+        let fixtures = crate::fixtures::of(fixtures, file.dialect);
         for case in &file.cases {
             if case.source.is_none() {
                 out.push(
@@ -38,6 +42,21 @@ pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &Fixtures) -> Vec<Dia
     }
     out
 }
+
+/// Outcomes the emulator reaches only after a request's parameters passed
+/// validation: a step expecting one of them must send valid parameters.
+const AFTER_VALIDATION: &[Kind] = &[
+    Kind::IpInUse,
+    Kind::InterfaceNotFound,
+    Kind::QuotaExceeded,
+    Kind::SubnetExhausted,
+    Kind::IpNotAssigned,
+    Kind::PrimaryIp,
+    Kind::InvalidState,
+    Kind::IpInvalid,
+    Kind::SubnetNotFound,
+    Kind::Busy,
+];
 
 fn lint_step(
     specs: &SpecSet,
@@ -72,8 +91,20 @@ fn lint_step(
         out.push(d);
         return;
     };
+    let expected_error = match &step.expect {
+        Expect::Error { code, .. } => Some(code.as_str()),
+        Expect::Success { .. } => None,
+    };
+    let unknown_template = specs
+        .dialect(file.dialect)
+        .map(|d| d.validation.reply(ViolationKind::Unknown).code.as_str());
+    // A step may send an unknown parameter on purpose, to test the answer.
+    let expects_unknown = |name: &str| match (expected_error, unknown_template) {
+        (Some(code), Some(template)) => template.replace("%s", name) == code,
+        _ => false,
+    };
     for (name, value) in &step.params {
-        if spec.parameter(name).is_none() {
+        if !spec.knows(name) && !expects_unknown(name) {
             let mut d = at(
                 name,
                 format!(
@@ -90,6 +121,12 @@ fn lint_step(
             check_variable(var, fixtures, captured, &|_: &str, m| at(name, m), out);
         }
     }
+    for (name, value) in &step.headers {
+        for var in value.iter().flat_map(|t| t.variables()) {
+            check_variable(var, fixtures, captured, &|_: &str, m| at(name, m), out);
+        }
+    }
+    lint_values(specs, spec, file, step, fixtures, expected_error, &at, out);
     if let Expect::Success { body, .. } = &step.expect {
         for (path, matcher) in body {
             for var in matcher.variables() {
@@ -113,7 +150,10 @@ fn lint_step(
                         step.call, spec.file
                     ),
                 );
-                d = match closest(code, spec.errors.iter().map(|e| e.code.as_str())) {
+                d = match closest(
+                    code,
+                    spec.errors.entries().iter().map(|e| e.code.as_str()),
+                ) {
                     Some(best) => d.with_hint(format!("did you mean `{best}`?")),
                     None => d.with_hint(
                         "add the code to the spec's `errors` with its source, or `assumption:` if no document lists it",
@@ -140,8 +180,8 @@ fn lint_step(
         let mut d = at(
             "as",
             format!(
-                "no credential set `{}` in the reference fixtures",
-                step.credentials
+                "no credential set `{}` in the {} reference fixtures",
+                step.credentials, file.dialect
             ),
         );
         if let Some(best) = closest(
@@ -151,6 +191,81 @@ fn lint_step(
             d = d.with_hint(format!("did you mean `{best}`?"));
         }
         out.push(d);
+    }
+}
+
+/// The step's values and combinations, by the emulator's own validation,
+/// with the dialect's reference fixtures filled in (a capture of an earlier
+/// step is present but not checkable). A step expecting success must pass;
+/// a step expecting an outcome that comes after validation must pass too;
+/// a step expecting the violation's own code is testing it.
+#[allow(clippy::too_many_arguments)]
+fn lint_values(
+    specs: &SpecSet,
+    spec: &OperationSpec,
+    file: &CaseFile,
+    step: &Step,
+    fixtures: &Fixtures,
+    expected_error: Option<&str>,
+    at: &dyn Fn(&str, String) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
+    let rendered: Vec<(&str, Option<String>)> = step
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                None => Some(String::new()),
+                Some(t) => t
+                    .render_owned(|v| fixtures.values.get(v).map(String::as_str))
+                    .ok(),
+            };
+            (name.as_str(), value)
+        })
+        .collect();
+    let Err(found) = specs.validate(
+        file.dialect,
+        &step.call,
+        rendered.iter().map(|(n, v)| (*n, v.as_deref())),
+    ) else {
+        return;
+    };
+    if found.violation.kind == ViolationKind::Unknown {
+        // Reported by name above, with a suggestion.
+        return;
+    }
+    let report = match expected_error {
+        None => true,
+        Some(code) if code == found.code => false,
+        Some(code) => spec
+            .error(code)
+            .and_then(|e| e.kind)
+            .is_some_and(|kind| AFTER_VALIDATION.contains(&kind)),
+    };
+    if report {
+        let key = found
+            .violation
+            .wire_name
+            .split(" or ")
+            .next()
+            .unwrap_or("with");
+        let expectation = match expected_error {
+            None => "expects success".to_string(),
+            Some(code) => format!("expects {code}"),
+        };
+        out.push(
+            at(
+                key,
+                format!(
+                    "this step {expectation}, but {} refuses it: {} ({})",
+                    spec.file, found.violation, found.code
+                ),
+            )
+            .with_hint(format!(
+                "send a value the spec allows, or expect `{}`",
+                found.code
+            )),
+        );
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use ipconform::fixtures::Fixtures;
+use ipconform::fixtures::DialectFixtures;
 use ipconform::project::{load_world, Paths, Project};
 use ipconform::report::{
     self, json::JsonReport, junit::JunitReport, terminal::Terminal, FileSink, RunInfo, Sink,
@@ -40,15 +40,16 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct Inputs {
-    /// Specs directory.
-    #[arg(long, default_value = "specs")]
-    specs: PathBuf,
+    /// Specs directory (default: the specs built into ipconform).
+    #[arg(long)]
+    specs: Option<PathBuf>,
     /// Cases directory (one folder per dialect).
     #[arg(long, default_value = "cases")]
     cases: PathBuf,
-    /// World file: the emulator's state and the fixtures it gives to cases.
-    #[arg(long, default_value = "cases/worlds/default.yaml")]
-    world: PathBuf,
+    /// World file: the emulator's state and the fixtures it gives to each
+    /// dialect's cases (default: the built-in cases/worlds/default.yaml).
+    #[arg(long)]
+    world: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -64,9 +65,13 @@ enum Command {
         /// Name of a URL target, as cases' `deviations` refer to it.
         #[arg(long)]
         target_name: Option<String>,
-        /// Fixtures for a URL target (default: the world file's).
+        /// Fixtures for a URL target, per dialect (default: the world file's).
         #[arg(long)]
         fixtures: Option<PathBuf>,
+        /// Signing variant of a URL target's requests (Alibaba: v1 or v3),
+        /// unless a case names one.
+        #[arg(long)]
+        signing: Option<String>,
         /// Run only cases whose `dialect::file::id` contains one of these.
         #[arg(long = "filter", value_name = "TEXT")]
         filters: Vec<String>,
@@ -94,8 +99,9 @@ enum Command {
         /// Address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
-        #[arg(long, default_value = "cases/worlds/default.yaml")]
-        world: PathBuf,
+        /// World file (default: the built-in cases/worlds/default.yaml).
+        #[arg(long)]
+        world: Option<PathBuf>,
     },
     /// Measure the emulator and the harness; prints a table.
     Bench {
@@ -126,6 +132,7 @@ fn main() -> ExitCode {
             target,
             target_name,
             fixtures,
+            signing,
             filters,
             tags,
             jobs,
@@ -136,13 +143,14 @@ fn main() -> ExitCode {
             target,
             target_name,
             fixtures,
+            signing,
             selection: Selection { filters, tags },
             jobs,
             report_dir,
             verbose,
         })),
         Command::Lint { inputs } => lint(&inputs),
-        Command::Emulate { listen, world } => runtime.block_on(emulate(listen, &world)),
+        Command::Emulate { listen, world } => runtime.block_on(emulate(listen, world.as_deref())),
         Command::Bench { quick, only } => runtime
             .block_on(ipconform::bench::run(quick, only.as_deref()))
             .map(|table| {
@@ -197,6 +205,7 @@ struct RunArgs {
     target: String,
     target_name: Option<String>,
     fixtures: Option<PathBuf>,
+    signing: Option<String>,
     selection: Selection,
     jobs: usize,
     report_dir: PathBuf,
@@ -216,6 +225,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     let target = if args.target == "emulator" {
         Target::Emulator {
             world: project.world.clone(),
+            specs: project.specs,
         }
     } else {
         let url = reqwest::Url::parse(&args.target).map_err(|e| {
@@ -235,6 +245,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
                 .unwrap_or_else(|| url.host_str().unwrap_or("url").to_string()),
             base_url: args.target.clone(),
             fixtures,
+            signing: args.signing.clone(),
         }
     };
     let cases = args.selection.pick(&project.cases);
@@ -262,7 +273,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         Box::new(FileSink::new(dir.join("report.json"), JsonReport)),
         Box::new(FileSink::new(dir.join("junit.xml"), JunitReport)),
     ];
-    let runner = Runner::new(&project.specs);
+    let runner = Runner::new(project.specs);
     let summary = ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
         .await
         .with_context(|| format!("failed to write the reports under {}", dir.display()))?;
@@ -273,7 +284,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     })
 }
 
-fn load_fixtures(path: &std::path::Path) -> Result<Fixtures, Failure> {
+fn load_fixtures(path: &std::path::Path) -> Result<DialectFixtures, Failure> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("failed to read the fixtures file {}", path.display()))
         .map_err(invalid)?;
@@ -287,7 +298,7 @@ fn load_fixtures(path: &std::path::Path) -> Result<Fixtures, Failure> {
 
 fn lint(inputs: &Inputs) -> Result<u8, Failure> {
     let project = Project::load(&paths(inputs)).map_err(invalid)?;
-    let findings = ipconform::lint::lint(&project.specs, &project.cases, &project.world.fixtures);
+    let findings = ipconform::lint::lint(project.specs, &project.cases, &project.world.fixtures);
     for finding in &findings {
         println!("{finding}");
     }
@@ -317,8 +328,11 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-async fn emulate(listen: SocketAddr, world: &std::path::Path) -> Result<u8, Failure> {
-    let world = load_world(world).map_err(invalid)?;
+async fn emulate(listen: SocketAddr, world: Option<&std::path::Path>) -> Result<u8, Failure> {
+    let world = match world {
+        Some(path) => load_world(path).map_err(invalid)?,
+        None => ipconform::emulator::world::WorldFile::builtin().map_err(invalid)?,
+    };
     if !listen.ip().is_loopback() {
         eprintln!(
             "warning: listening on {} exposes the emulator beyond this machine",

@@ -8,36 +8,45 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::emulator::world::WorldFile;
 use crate::spec::SpecSet;
 
-/// Where the inputs are.
+/// Where the inputs are. Specs and world default to the copies built into
+/// the binary (the same files, at build time).
 #[derive(Debug, Clone)]
 pub struct Paths {
-    pub specs: PathBuf,
+    pub specs: Option<PathBuf>,
     pub cases: PathBuf,
-    pub world: PathBuf,
+    pub world: Option<PathBuf>,
 }
 
 impl Paths {
     /// The layout of a checkout, rooted at `root`.
     pub fn under(root: &Path) -> Paths {
         Paths {
-            specs: root.join("specs"),
+            specs: Some(root.join("specs")),
             cases: root.join("cases"),
-            world: root.join("cases/worlds/default.yaml"),
+            world: Some(root.join("cases/worlds/default.yaml")),
         }
     }
 }
 
 pub struct Project {
-    pub specs: SpecSet,
+    /// Loaded once for the process: the runner and every emulator the run
+    /// starts share them.
+    pub specs: &'static SpecSet,
     pub cases: Vec<CaseFile>,
     pub world: WorldFile,
 }
 
 impl Project {
     pub fn load(paths: &Paths) -> Result<Project, Diagnostics> {
-        let specs = SpecSet::load_dir(&paths.specs);
+        let specs = match &paths.specs {
+            Some(dir) => SpecSet::load_dir(dir).map(|s| &*Box::leak(Box::new(s))),
+            None => Ok(SpecSet::embedded()),
+        };
         let cases = crate::case::load_dir(&paths.cases);
-        let world = load_world(&paths.world);
+        let world = match &paths.world {
+            Some(path) => load_world(path),
+            None => WorldFile::builtin().map_err(|e| Diagnostic::new("world", e.to_string())),
+        };
         match (specs, cases, world) {
             (Ok(specs), Ok(cases), Ok(world)) => Ok(Project {
                 specs,
@@ -66,9 +75,8 @@ impl Project {
 }
 
 pub fn load_world(path: &Path) -> Result<WorldFile, Diagnostic> {
-    WorldFile::load(path).map_err(|e| {
-        // The world loader renders its own position and caret; keep its
-        // text whole rather than re-deriving the location.
-        Diagnostic::new(path.display().to_string(), e.to_string())
+    WorldFile::load(path).map_err(|e| match e {
+        crate::emulator::world::WorldLoadError::Parse(d) => *d,
+        other => Diagnostic::new(path.display().to_string(), other.to_string()),
     })
 }

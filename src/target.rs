@@ -15,17 +15,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::case::{Case, CaseFile};
 use crate::emulator::world::WorldFile;
-use crate::fixtures::Fixtures;
+use crate::fixtures::DialectFixtures;
 use crate::runner::{CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
+use crate::spec::SpecSet;
 
 pub enum Target {
     Emulator {
         world: WorldFile,
+        /// The specs the emulator validates requests with.
+        specs: &'static SpecSet,
     },
     Url {
         name: String,
         base_url: String,
-        fixtures: Fixtures,
+        fixtures: DialectFixtures,
+        /// The signing variant cases use unless they name one.
+        signing: Option<String>,
     },
 }
 
@@ -44,9 +49,9 @@ impl Target {
         matches!(self, Target::Emulator { .. })
     }
 
-    pub fn fixtures(&self) -> &Fixtures {
+    pub fn fixtures(&self) -> &DialectFixtures {
         match self {
-            Target::Emulator { world } => &world.fixtures,
+            Target::Emulator { world, .. } => &world.fixtures,
             Target::Url { fixtures, .. } => fixtures,
         }
     }
@@ -55,9 +60,10 @@ impl Target {
     /// with the reason, it does not abort the run.
     pub async fn run_case(&self, runner: &Runner<'_>, file: &CaseFile, case: &Case) -> CaseResult {
         match self {
-            Target::Emulator { world } => {
+            Target::Emulator { world, specs } => {
                 let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-                let emulator = match crate::emulator::start(world, loopback).await {
+                let emulator = match crate::emulator::start_with_specs(world, specs, loopback).await
+                {
                     Ok(e) => e,
                     Err(e) => {
                         return infrastructure_failure(
@@ -73,6 +79,7 @@ impl Target {
                     target: self.name(),
                     base_url: &base_url,
                     fixtures: &world.fixtures,
+                    signing: None,
                 };
                 let result = runner.run_case(file, case, &endpoint).await;
                 emulator.shutdown().await;
@@ -82,11 +89,13 @@ impl Target {
                 name,
                 base_url,
                 fixtures,
+                signing,
             } => {
                 let endpoint = Endpoint {
                     target: name,
                     base_url,
                     fixtures,
+                    signing: signing.as_deref(),
                 };
                 runner.run_case(file, case, &endpoint).await
             }

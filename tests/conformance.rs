@@ -49,11 +49,12 @@ fn main() -> ExitCode {
 fn trials(project: &'static Project) -> Vec<Trial> {
     let target: &'static Target = Box::leak(Box::new(Target::Emulator {
         world: project.world.clone(),
+        specs: project.specs,
     }));
     let runner: &'static OnceLock<Runner<'static>> = Box::leak(Box::new(OnceLock::new()));
     let mut trials = vec![Trial::test("lint::cases-match-specs", move || {
         let findings =
-            ipconform::lint::lint(&project.specs, &project.cases, &project.world.fixtures);
+            ipconform::lint::lint(project.specs, &project.cases, &project.world.fixtures);
         if findings.is_empty() {
             Ok(())
         } else {
@@ -66,7 +67,7 @@ fn trials(project: &'static Project) -> Vec<Trial> {
             let name = case.address(target.name(), file);
             trials.push(
                 Trial::test(name, move || {
-                    let runner = runner.get_or_init(|| Runner::new(&project.specs));
+                    let runner = runner.get_or_init(|| Runner::new(project.specs));
                     let result = runtime().block_on(target.run_case(runner, file, case));
                     if result.outcome.is_success() {
                         Ok(())

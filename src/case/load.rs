@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template};
 use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
-use crate::dialect::DialectId;
+use crate::dialect::{DialectId, Method};
 use crate::fixtures::scalar_to_string;
 
 #[derive(Deserialize)]
@@ -20,6 +20,10 @@ struct RawFile {
     source: Option<String>,
     #[serde(default)]
     tags: Vec<String>,
+    #[serde(default)]
+    signing: Option<String>,
+    #[serde(default)]
+    method: Option<Method>,
     cases: Vec<RawCase>,
 }
 
@@ -34,6 +38,10 @@ struct RawCase {
     tags: Vec<String>,
     #[serde(default)]
     deviations: BTreeMap<String, String>,
+    #[serde(default)]
+    signing: Option<String>,
+    #[serde(default)]
+    method: Option<Method>,
     steps: Vec<RawStep>,
     #[serde(default)]
     cleanup: Vec<RawStep>,
@@ -47,6 +55,12 @@ struct RawStep {
     credentials: Option<String>,
     #[serde(default)]
     with: serde_yaml::Mapping,
+    #[serde(default)]
+    headers: serde_yaml::Mapping,
+    #[serde(default)]
+    signing: Option<String>,
+    #[serde(default)]
+    method: Option<Method>,
     #[serde(default)]
     expect: Option<RawExpect>,
     #[serde(default)]
@@ -240,11 +254,24 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
         let cleanup_lines = cleanup_line
             .map(|l| locate_keys(&lines, "call", l, end_line))
             .unwrap_or_default();
-        let steps = convert_steps(&raw_case.steps, &step_lines, steps_end, &place, &mut diags);
+        let defaults = StepDefaults {
+            signing: raw_case.signing.as_ref().or(raw.signing.as_ref()),
+            method: raw_case.method.or(raw.method),
+            dialect,
+        };
+        let steps = convert_steps(
+            &raw_case.steps,
+            &step_lines,
+            steps_end,
+            &defaults,
+            &place,
+            &mut diags,
+        );
         let cleanup = convert_steps(
             &raw_case.cleanup,
             &cleanup_lines,
             end_line,
+            &defaults,
             &place,
             &mut diags,
         );
@@ -291,10 +318,18 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
 
 type Place<'a> = dyn Fn(&str, usize, usize, String) -> Diagnostic + 'a;
 
+/// What a step inherits from its case and file.
+struct StepDefaults<'a> {
+    signing: Option<&'a String>,
+    method: Option<Method>,
+    dialect: Option<DialectId>,
+}
+
 fn convert_steps(
     raw: &[RawStep],
     lines: &[(usize, usize)],
     region_end: usize,
+    defaults: &StepDefaults<'_>,
     place: &Place<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Step> {
@@ -302,6 +337,55 @@ fn convert_steps(
     for (i, step) in raw.iter().enumerate() {
         let (line, col) = lines.get(i).copied().unwrap_or((0, 0));
         let end_line = lines.get(i + 1).map(|(l, _)| l - 1).unwrap_or(region_end);
+        let signing = step.signing.as_ref().or(defaults.signing).cloned();
+        if let (Some(variant), Some(dialect)) = (&signing, defaults.dialect) {
+            let known = dialect.client().signing_variants();
+            if !known.contains(&variant.as_str()) {
+                // The key may sit on the step, the case or the file.
+                let at = if step.signing.is_some() { line } else { 1 };
+                diags.push(
+                    place(
+                        "signing",
+                        at,
+                        end_line,
+                        format!("`{variant}` is not a signing variant of {dialect}"),
+                    )
+                    .with_hint(format!("use one of: {}", known.join(", "))),
+                );
+            }
+        }
+        let mut headers = Vec::with_capacity(step.headers.len());
+        for (key, value) in &step.headers {
+            let Some(name) = key.as_str() else {
+                diags.push(place(
+                    "headers",
+                    line,
+                    end_line,
+                    "header names must be text".into(),
+                ));
+                continue;
+            };
+            let value = match value {
+                serde_yaml::Value::Null => None,
+                other => match scalar_to_string(other).map(|t| Template::parse(&t)) {
+                    Some(Ok(t)) => Some(t),
+                    Some(Err(e)) => {
+                        diags.push(place(name, line, end_line, e));
+                        continue;
+                    }
+                    None => {
+                        diags.push(place(
+                            name,
+                            line,
+                            end_line,
+                            format!("header `{name}` must be a string, number or ~ (sign it, then leave it out)"),
+                        ));
+                        continue;
+                    }
+                },
+            };
+            headers.push((name.to_string(), value));
+        }
         let mut params = Vec::with_capacity(step.with.len());
         for (key, value) in &step.with {
             let Some(name) = scalar_to_string(key) else {
@@ -447,6 +531,9 @@ fn convert_steps(
         steps.push(Step {
             call: step.call.clone(),
             credentials: step.credentials.clone().unwrap_or_else(|| "default".into()),
+            signing,
+            method: step.method.or(defaults.method),
+            headers,
             params,
             expect,
             capture,

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use regex::Regex;
 
-use crate::dialect::DialectId;
+use crate::dialect::{DialectId, Method};
 
 pub use load::{load_dir, load_file, parse_file};
 pub use matcher::{Expected, Matcher};
@@ -64,6 +64,12 @@ pub struct Step {
     pub call: String,
     /// Credential set by name; `default` when the case does not say.
     pub credentials: String,
+    /// Signing variant (step, else case, else file); the target's when `None`.
+    pub signing: Option<String>,
+    /// GET or POST (step, else case, else file); GET when `None`.
+    pub method: Option<Method>,
+    /// Header overrides; `None` signs the header and leaves it out.
+    pub headers: Vec<(String, Option<Template>)>,
     /// Parameters in the order written; `None` is sent empty (`Name=`).
     pub params: Vec<(String, Option<Template>)>,
     pub expect: Expect,

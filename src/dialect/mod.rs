@@ -3,15 +3,17 @@
 //! A dialect knows how a request is addressed, encoded and signed, and how a
 //! response or an error comes back. The same code serves both sides: the
 //! runner's client signs with it and the emulator verifies with it, so a
-//! published signing vector pins both at once.
+//! published signing vector pins both at once. Dialects of one wire family
+//! share their module: ECS and ENS are both [`alibaba_rpc`], told apart by
+//! their API version.
 
-pub mod alibaba_ecs;
 pub mod alibaba_rpc;
 pub mod xml;
 
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::fixtures::Credentials;
@@ -21,14 +23,25 @@ use crate::fixtures::Credentials;
 pub enum DialectId {
     #[serde(rename = "alibaba-ecs")]
     AlibabaEcs,
+    #[serde(rename = "alibaba-ens")]
+    AlibabaEns,
 }
 
 impl DialectId {
-    pub const ALL: &'static [DialectId] = &[DialectId::AlibabaEcs];
+    pub const ALL: &'static [DialectId] = &[DialectId::AlibabaEcs, DialectId::AlibabaEns];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DialectId::AlibabaEcs => "alibaba-ecs",
+            DialectId::AlibabaEns => "alibaba-ens",
+        }
+    }
+
+    /// The client side of this dialect, for the runner.
+    pub fn client(self) -> &'static dyn ClientDialect {
+        match self {
+            DialectId::AlibabaEcs => &alibaba_rpc::ECS_CLIENT,
+            DialectId::AlibabaEns => &alibaba_rpc::ENS_CLIENT,
         }
     }
 }
@@ -54,32 +67,87 @@ impl FromStr for DialectId {
     }
 }
 
-impl DialectId {
-    /// The client side of this dialect, for the runner.
-    pub fn client(self) -> &'static dyn ClientDialect {
+/// How a request carries its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    /// Parameters in the query string.
+    #[default]
+    Get,
+    /// Parameters in an `application/x-www-form-urlencoded` body.
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
         match self {
-            DialectId::AlibabaEcs => &alibaba_ecs::AlibabaEcsClient,
+            Method::Get => "GET",
+            Method::Post => "POST",
         }
     }
 }
 
+/// Everything about a call that is not the case's business: where it goes,
+/// when and with which nonce it is made, how it is signed and sent.
+#[derive(Debug, Clone)]
+pub struct CallContext<'a> {
+    /// The `Host` header the client sends (`127.0.0.1:PORT`), which some
+    /// signatures cover.
+    pub host: &'a str,
+    /// The client's clock.
+    pub now: DateTime<Utc>,
+    /// A fresh nonce for this call.
+    pub nonce: &'a str,
+    /// One of the dialect's [`ClientDialect::signing_variants`].
+    pub signing: &'a str,
+    pub method: Method,
+}
+
 /// One call as the runner asks for it: the operation and the parameters the
-/// case gives (after templating). The dialect adds its common parameters
-/// unless the case set them, then signs.
+/// case gives (after templating), header overrides, credentials and the
+/// call's context. The dialect adds its common parameters unless the case
+/// set them, then signs.
 pub struct Call<'a> {
     pub operation: &'a str,
     pub params: &'a [(String, String)],
+    /// Headers the case sets: a value replaces the dialect's before signing;
+    /// `None` signs the header as usual but leaves it out of the request.
+    pub headers: &'a [(String, Option<String>)],
     pub credentials: &'a Credentials,
+    pub context: CallContext<'a>,
 }
 
 /// An HTTP request ready to send, relative to the target's base URL.
 #[derive(Debug, Clone)]
 pub struct WireRequest {
-    pub method: &'static str,
+    pub method: Method,
     /// Path and query, e.g. `/?Action=...&Signature=...`.
     pub path_and_query: String,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+}
+
+/// A request as reports show it: what was sent, with every signature and
+/// secret replaced by `***`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SentRequest {
+    pub method: &'static str,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl fmt::Display for SentRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.target)?;
+        for (name, value) in &self.headers {
+            write!(f, "\n    {name}: {value}")?;
+        }
+        if let Some(body) = &self.body {
+            write!(f, "\n    body: {body}")?;
+        }
+        Ok(())
+    }
 }
 
 /// A vendor error as its envelope carries it.
@@ -103,8 +171,58 @@ pub struct Decoded {
 
 /// The client half of a dialect.
 pub trait ClientDialect: Send + Sync {
+    /// The signing variants this dialect's client offers; the first is the
+    /// default.
+    fn signing_variants(&self) -> &'static [&'static str];
     fn encode(&self, call: &Call<'_>) -> WireRequest;
     fn decode(&self, status: u16, body: &[u8]) -> Decoded;
-    /// Parameter names that must not be shown in reports (signatures).
-    fn redacted_params(&self) -> &'static [&'static str];
+    /// The request for reports, signatures and secrets redacted.
+    fn redact(&self, wire: &WireRequest) -> SentRequest;
+}
+
+/// `name=value&...` with the values of `redacted` names replaced by `***`;
+/// used for queries and form bodies alike.
+pub fn redact_pairs(encoded: &str, redacted: &[&str]) -> String {
+    encoded
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if redacted.contains(&name) => format!("{name}=***"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A `Signature=<value>` part inside a header (an Authorization header)
+/// replaced by `Signature=***`; the rest (key id, signed headers) stays
+/// for the reader.
+pub fn redact_signature_in(value: &str) -> String {
+    match value.find("Signature=") {
+        Some(at) => {
+            let start = at + "Signature=".len();
+            let end = value[start..]
+                .find([',', ' '])
+                .map_or(value.len(), |i| start + i);
+            format!("{}***{}", &value[..start], &value[end..])
+        }
+        None => "***".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_keeps_names_and_drops_values() {
+        assert_eq!(
+            redact_pairs("A=1&Signature=abc%3D&B=", &["Signature"]),
+            "A=1&Signature=***&B="
+        );
+        assert_eq!(
+            redact_signature_in("ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=0abc"),
+            "ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=host,Signature=***"
+        );
+        assert_eq!(redact_signature_in("opaque"), "***");
+    }
 }

@@ -169,7 +169,7 @@ pub fn failure_text(result: &CaseResult) -> String {
             step.index, step.call, step.location
         );
         if let Some(request) = &step.request {
-            let _ = writeln!(out, "  request: GET {request}");
+            let _ = writeln!(out, "  request: {request}");
         }
         for problem in &step.problems {
             let _ = writeln!(out, "  problem: {problem}");

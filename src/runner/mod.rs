@@ -19,17 +19,20 @@ use serde_json::Value;
 
 use crate::case::{Case, CaseFile, Step};
 use crate::dialect::{Call, ClientDialect, Decoded};
-use crate::fixtures::Fixtures;
+use crate::dialect::{CallContext, SentRequest};
+use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Finding, SpecSet};
 
 pub use check::{judge, Verdict};
 
-/// Where a case runs: a name (for deviations and reports), a base URL and
-/// the fixtures that target provides.
+/// Where a case runs: a name (for deviations and reports), a base URL, the
+/// fixtures that target provides per dialect, and the signing variant it
+/// uses unless a case says otherwise.
 pub struct Endpoint<'a> {
     pub target: &'a str,
     pub base_url: &'a str,
-    pub fixtures: &'a Fixtures,
+    pub fixtures: &'a DialectFixtures,
+    pub signing: Option<&'a str>,
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -75,8 +78,8 @@ pub struct StepRecord {
     pub call: String,
     /// `file:line` of the step's `call:`.
     pub location: String,
-    /// The request as sent, with signatures removed.
-    pub request: Option<String>,
+    /// The request as sent, with signatures and secrets redacted.
+    pub request: Option<SentRequest>,
     pub status: Option<u16>,
     pub error_code: Option<String>,
     pub body: Option<Value>,
@@ -192,7 +195,7 @@ impl<'s> Runner<'s> {
         let started = Instant::now();
         let client = file.dialect.client();
         let mut scope = Scope {
-            fixtures: endpoint.fixtures,
+            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
             captures: HashMap::new(),
             nonce: uuid::Uuid::new_v4().to_string(),
             case_id: &case.id,
@@ -270,19 +273,45 @@ impl<'s> Runner<'s> {
                 return record;
             }
         };
-        let Some(credentials) = endpoint.fixtures.credentials.get(&step.credentials) else {
+        let Some(credentials) = scope.fixtures.credentials.get(&step.credentials) else {
             record.problems.push(format!(
                 "target `{}` has no credential set `{}` (`as:` of this step)",
                 endpoint.target, step.credentials
             ));
             return record;
         };
+        let headers = match scope.render_headers(step) {
+            Ok(h) => h,
+            Err(missing) => {
+                record.problems.push(format!(
+                    "unknown variable `{{{{{missing}}}}}` in a header: not a fixture of target `{}`, a capture of an earlier step, nor a built-in",
+                    endpoint.target
+                ));
+                return record;
+            }
+        };
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let host = host_of(endpoint.base_url);
+        let signing = step
+            .signing
+            .as_deref()
+            .or(endpoint.signing)
+            .filter(|s| client.signing_variants().contains(s))
+            .unwrap_or(client.signing_variants()[0]);
         let wire = client.encode(&Call {
             operation: &step.call,
             params: &params,
+            headers: &headers,
             credentials,
+            context: CallContext {
+                host: &host,
+                now: chrono::Utc::now(),
+                nonce: &nonce,
+                signing,
+                method: step.method.unwrap_or_default(),
+            },
         });
-        record.request = Some(redact(&wire.path_and_query, client.redacted_params()));
+        record.request = Some(client.redact(&wire));
         let decoded = match self.send(endpoint.base_url, &wire).await {
             Ok((status, bytes)) => client.decode(status, &bytes),
             Err(e) => {
@@ -319,11 +348,13 @@ impl<'s> Runner<'s> {
         wire: &crate::dialect::WireRequest,
     ) -> Result<(u16, bytes::Bytes), reqwest::Error> {
         let url = format!("{}{}", base_url.trim_end_matches('/'), wire.path_and_query);
-        let method =
-            reqwest::Method::from_bytes(wire.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let method = match wire.method {
+            crate::dialect::Method::Get => reqwest::Method::GET,
+            crate::dialect::Method::Post => reqwest::Method::POST,
+        };
         let mut request = self.http.request(method, url);
         for (name, value) in &wire.headers {
-            request = request.header(*name, value);
+            request = request.header(name.as_str(), value);
         }
         if let Some(body) = &wire.body {
             request = request.body(body.clone());
@@ -399,6 +430,19 @@ impl Scope<'_> {
         }
     }
 
+    fn render_headers(&self, step: &Step) -> Result<Vec<(String, Option<String>)>, String> {
+        step.headers
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    None => None,
+                    Some(t) => Some(t.render(|v| self.lookup(v))?.into_owned()),
+                };
+                Ok((name.clone(), value))
+            })
+            .collect()
+    }
+
     fn render_params(&self, step: &Step) -> Result<Vec<(String, String)>, String> {
         step.params
             .iter()
@@ -422,18 +466,15 @@ impl Scope<'_> {
     }
 }
 
-/// The request line for reports: the signature parameters dropped, since
-/// they are noise to a reader and derived from a secret.
-fn redact(path_and_query: &str, redacted: &[&str]) -> String {
-    let Some((path, query)) = path_and_query.split_once('?') else {
-        return path_and_query.to_string();
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let name = pair.split('=').next().unwrap_or_default();
-            !redacted.contains(&name)
-        })
-        .collect();
-    format!("{path}?{}", kept.join("&"))
+/// The authority of a base URL (`127.0.0.1:PORT`): the Host header the
+/// client sends, which some signatures cover.
+fn host_of(base_url: &str) -> String {
+    match reqwest::Url::parse(base_url) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
 }

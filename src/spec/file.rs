@@ -1,11 +1,19 @@
 //! The YAML shape of spec files and their loading into [`SpecSet`].
+//!
+//! Specs come as a list of `(path, text)` pairs, so that the binary's
+//! embedded copy and a folder on disk load through the same code. Paths are
+//! `specs/<dialect>/<Operation>.yaml`, `specs/<dialect>/_common.yaml` and
+//! `specs/_family/<family>.yaml`: a dialect's `_common.yaml` may name a
+//! family whose common parameters and errors it shares with the other
+//! products of the same wire protocol (ECS and ENS share `alibaba-rpc`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{diag, OperationSpec, SpecSet};
+use super::validate::Validation;
+use super::{diag, Catalog, DialectSpec, OperationSpec, SpecSet};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 
@@ -20,6 +28,7 @@ pub struct Assumption {
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
     String,
+    /// A 32-bit signed integer, as the vendors' Java backends read it.
     Integer,
     Boolean,
     Ipv4,
@@ -43,6 +52,9 @@ pub struct ParamSpec {
     pub required: bool,
     #[serde(default)]
     pub repeat: Option<Repeat>,
+    /// The values of a repeat list must be distinct.
+    #[serde(default)]
+    pub unique: bool,
     #[serde(default)]
     pub minimum: Option<i64>,
     #[serde(default)]
@@ -50,6 +62,9 @@ pub struct ParamSpec {
     /// The document's allowed values, where it lists them.
     #[serde(default)]
     pub values: Option<Vec<String>>,
+    /// Compare `values` without regard to case (Alibaba's `Format`).
+    #[serde(default)]
+    pub ignore_case: bool,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -57,13 +72,34 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
+    /// The stem of a repeat list (`PrivateIpAddress` of `PrivateIpAddress.N`),
+    /// or the whole name.
+    pub fn stem(&self) -> &str {
+        self.name.strip_suffix(".N").unwrap_or(&self.name)
+    }
+
+    pub fn is_list(&self) -> bool {
+        self.name.ends_with(".N")
+    }
+
     /// `Some(None)` for a plain match, `Some(Some(n))` for element n of a
-    /// repeat list, `None` when the wire name is not this parameter.
+    /// repeat list, `None` when the wire name is not this parameter (or
+    /// names an element with an index that is not a number).
     pub fn matches(&self, wire_name: &str) -> Option<Option<u32>> {
+        match self.element_index(wire_name)? {
+            None => Some(None),
+            Some(n) => n.parse().ok().map(Some),
+        }
+    }
+
+    /// Like [`ParamSpec::matches`], but hands back the index as sent, so
+    /// that a malformed index (`PrivateIpAddress.x`) is still recognised as
+    /// this list's element and can be refused as a bad index.
+    pub fn element_index<'w>(&self, wire_name: &'w str) -> Option<Option<&'w str>> {
         match self.name.strip_suffix(".N") {
             Some(stem) => {
-                let n = wire_name.strip_prefix(stem)?.strip_prefix('.')?;
-                n.parse().ok().map(Some)
+                let index = wire_name.strip_prefix(stem)?.strip_prefix('.')?;
+                Some(Some(index))
             }
             None => (self.name == wire_name).then_some(None),
         }
@@ -100,11 +136,38 @@ impl Rule {
     }
 }
 
+/// The neutral name of an outcome, shared by every vendor: what portable
+/// scenarios and the comparison report compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    IpInUse,
+    InterfaceNotFound,
+    QuotaExceeded,
+    SubnetExhausted,
+    IpNotAssigned,
+    PrimaryIp,
+    InvalidParameter,
+    Busy,
+    AuthFailed,
+    InvalidState,
+    IpInvalid,
+    SubnetNotFound,
+    NotPermitted,
+    Throttled,
+    InternalError,
+    UnsupportedOperation,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorEntry {
     pub status: u16,
+    /// The code, or a template with `%s` standing for a parameter name
+    /// (`Missing%s` matches `MissingNetworkInterfaceId`).
     pub code: String,
+    #[serde(default)]
+    pub kind: Option<Kind>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -115,6 +178,26 @@ pub struct ErrorEntry {
     /// Set when no document lists this code: why it is in the catalog.
     #[serde(default)]
     pub assumption: Option<String>,
+}
+
+impl ErrorEntry {
+    pub fn is_template(&self) -> bool {
+        self.code.contains("%s")
+    }
+
+    /// Whether `code` is this entry's code, or fills its template with a
+    /// parameter-like name (letters, digits, `.`, `_`, `-`).
+    pub fn matches(&self, code: &str) -> bool {
+        let Some((prefix, suffix)) = self.code.split_once("%s") else {
+            return self.code == code;
+        };
+        code.len() > prefix.len() + suffix.len()
+            && code.starts_with(prefix)
+            && code.ends_with(suffix)
+            && code[prefix.len()..code.len() - suffix.len()]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    }
 }
 
 #[derive(Deserialize)]
@@ -145,6 +228,24 @@ struct ResponseSection {
 #[serde(deny_unknown_fields)]
 struct CommonFile {
     dialect: String,
+    /// A family file under `specs/_family/` whose parameters and errors
+    /// this dialect shares.
+    #[serde(default)]
+    family: Option<String>,
+    source: String,
+    #[serde(default)]
+    assumptions: Vec<Assumption>,
+    #[serde(default)]
+    common_parameters: Vec<ParamSpec>,
+    #[serde(default)]
+    errors: Vec<ErrorEntry>,
+    validation: Validation,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FamilyFile {
+    family: String,
     source: String,
     #[serde(default)]
     assumptions: Vec<Assumption>,
@@ -154,180 +255,337 @@ struct CommonFile {
     errors: Vec<ErrorEntry>,
 }
 
-pub(super) fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
+/// One spec file: where it is (for messages) and its text.
+pub struct SourceFile {
+    /// `specs/<dialect>/<Operation>.yaml`, relative to the specs root's parent.
+    pub path: String,
+    pub text: String,
+}
+
+/// Reads every spec file under `dir` (one folder per dialect, `_family/`
+/// for families) into memory.
+pub(super) fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, Diagnostics> {
+    let mut out = Vec::new();
     let mut diags = Vec::new();
-    let mut operations = BTreeMap::new();
-    let mut dialect_dirs: Vec<_> = match std::fs::read_dir(dir) {
+    let mut subdirs: Vec<_> = match std::fs::read_dir(dir) {
         Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
         Err(e) => {
             return Err(Diagnostics(vec![Diagnostic::new(
                 dir.display().to_string(),
                 format!("failed to read the specs directory: {e}"),
             )
-            .with_hint("run from the project root, or pass --specs DIR")]))
+            .with_hint(
+                "pass --specs DIR, or leave it out to use the specs built into ipconform",
+            )]))
         }
     };
-    dialect_dirs.sort();
-    for dialect_dir in dialect_dirs.into_iter().filter(|p| p.is_dir()) {
-        let name = dialect_dir
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy();
-        let dialect: DialectId = match name.parse() {
-            Ok(d) => d,
-            Err(e) => {
-                diags.push(Diagnostic::new(dialect_dir.display().to_string(), e));
-                continue;
-            }
-        };
-        let files = match crate::diag::yaml_files_in(&dialect_dir) {
-            Ok(files) => files,
-            Err(d) => {
-                diags.push(d);
-                continue;
-            }
-        };
-        let common_path = files
-            .iter()
-            .find(|p| p.file_stem().is_some_and(|s| s == "_common"))
-            .cloned();
-        let common = match common_path {
-            Some(path) => match read_yaml::<CommonFile>(&path) {
-                Ok((c, text)) => {
-                    check_dialect(&c.dialect, dialect, &path, &text, &mut diags);
-                    Some(c)
-                }
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            },
-            None => None,
-        };
-        for path in files
-            .iter()
-            .filter(|p| p.file_stem().is_none_or(|s| s != "_common"))
-        {
-            let (op, text) = match read_yaml::<OperationFile>(path) {
-                Ok(v) => v,
-                Err(d) => {
-                    diags.push(d);
-                    continue;
-                }
-            };
-            let file = path.display().to_string();
-            check_dialect(&op.dialect, dialect, path, &text, &mut diags);
-            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-            if stem != op.operation {
-                diags.push(diag(
-                    &file,
-                    &text,
-                    "operation",
-                    format!(
-                        "the file is named {stem}.yaml but describes `{}`",
-                        op.operation
-                    ),
-                ));
-            }
-            for rule in &op.rules {
-                if !rule.is_well_formed() {
-                    diags.push(diag(
-                        &file,
-                        &text,
-                        "rules",
-                        "each rule is one of `exactly_one_of: [...]` or `at_most_one_of: [...]`"
-                            .into(),
-                    ));
-                }
-                for name in rule.parameters() {
-                    if !op.parameters.iter().any(|p| &p.name == name) {
-                        diags.push(diag(
-                            &file,
-                            &text,
-                            "rules",
-                            format!("rule names `{name}`, which is not among the parameters"),
-                        ));
+    subdirs.sort();
+    for sub in subdirs.into_iter().filter(|p| p.is_dir()) {
+        match crate::diag::yaml_files_in(&sub) {
+            Ok(files) => {
+                for path in files {
+                    match std::fs::read_to_string(&path) {
+                        Ok(text) => out.push(SourceFile {
+                            path: path.display().to_string(),
+                            text,
+                        }),
+                        Err(e) => diags.push(Diagnostic::new(
+                            path.display().to_string(),
+                            format!("failed to read: {e}"),
+                        )),
                     }
                 }
             }
-            let response_schema = match &op.response {
-                Some(r) => match jsonschema::validator_for(&r.schema) {
-                    Ok(v) => Some(v),
-                    Err(e) => {
-                        diags.push(diag(
-                            &file,
-                            &text,
-                            "schema",
-                            format!("the response schema is not a valid JSON Schema: {e}"),
-                        ));
-                        None
-                    }
-                },
-                None => None,
-            };
-            let mut errors = op.errors;
-            let mut common_parameters = Vec::new();
-            let mut assumptions = op.assumptions;
-            if let Some(common) = &common {
-                // An operation's own row wins over a common one: the ECS
-                // documents give MissingParameter different statuses.
-                for e in &common.errors {
-                    if !errors.iter().any(|own| own.code == e.code) {
-                        let mut e = e.clone();
-                        // A common row is sourced by the common file, not
-                        // by the operation's document.
-                        e.source.get_or_insert_with(|| common.source.clone());
-                        errors.push(e);
-                    }
-                }
-                common_parameters = common.common_parameters.clone();
-                assumptions.extend(common.assumptions.iter().cloned());
-            }
-            for (i, e) in errors.iter().enumerate() {
-                if errors[..i].iter().any(|prev| prev.code == e.code) {
-                    diags.push(diag(
-                        &file,
-                        &text,
-                        &e.code,
-                        format!("error code {} is listed twice", e.code),
-                    ));
-                }
-            }
-            operations.insert(
-                (dialect, op.operation.clone()),
-                OperationSpec {
-                    dialect,
-                    operation: op.operation,
-                    source: op.source,
-                    file,
-                    assumptions,
-                    parameters: op.parameters,
-                    common_parameters,
-                    rules: op.rules,
-                    errors,
-                    response_schema,
-                },
-            );
+            Err(d) => diags.push(d),
         }
     }
     if diags.is_empty() {
-        Ok(SpecSet { operations })
+        Ok(out)
     } else {
         Err(Diagnostics(diags))
     }
 }
 
-fn check_dialect(
-    written: &str,
-    expected: DialectId,
-    path: &Path,
-    text: &str,
-    diags: &mut Vec<Diagnostic>,
-) {
+/// The folder a spec file sits in (`alibaba-ecs`, `_family`) and its stem.
+fn folder_and_stem(path: &str) -> (String, String) {
+    let p = Path::new(path);
+    let folder = p
+        .parent()
+        .and_then(|d| d.file_name())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (folder, stem)
+}
+
+pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
+    let mut diags = Vec::new();
+
+    let mut families: BTreeMap<String, FamilyFile> = BTreeMap::new();
+    for f in files
+        .iter()
+        .filter(|f| folder_and_stem(&f.path).0 == "_family")
+    {
+        let Some(family) = parse::<FamilyFile>(f, &mut diags) else {
+            continue;
+        };
+        let stem = folder_and_stem(&f.path).1;
+        if family.family != stem {
+            diags.push(diag(
+                &f.path,
+                &f.text,
+                "family",
+                format!(
+                    "the file is named {stem}.yaml but says `family: {}`",
+                    family.family
+                ),
+            ));
+        }
+        families.insert(stem, family);
+    }
+
+    let mut dialects: BTreeMap<DialectId, DialectSpec> = BTreeMap::new();
+    for f in files.iter().filter(|f| {
+        let (folder, stem) = folder_and_stem(&f.path);
+        folder != "_family" && stem == "_common"
+    }) {
+        let Some(dialect) = folder_dialect(f, &mut diags) else {
+            continue;
+        };
+        let Some(common) = parse::<CommonFile>(f, &mut diags) else {
+            continue;
+        };
+        check_dialect(&common.dialect, dialect, f, &mut diags);
+        let mut parameters = common.common_parameters;
+        let mut errors = common.errors;
+        let mut assumptions = common.assumptions;
+        if let Some(name) = &common.family {
+            match families.get(name) {
+                Some(family) => {
+                    // The dialect's own rows win over the family's.
+                    for p in &family.common_parameters {
+                        if !parameters.iter().any(|own| own.name == p.name) {
+                            parameters.push(p.clone());
+                        }
+                    }
+                    for e in &family.errors {
+                        if !errors.iter().any(|own| own.code == e.code) {
+                            let mut e = e.clone();
+                            e.source.get_or_insert_with(|| family.source.clone());
+                            errors.push(e);
+                        }
+                    }
+                    assumptions.extend(family.assumptions.iter().cloned());
+                }
+                None => diags.push(diag(
+                    &f.path,
+                    &f.text,
+                    "family",
+                    format!(
+                        "family `{name}` has no file specs/_family/{name}.yaml (known: {})",
+                        families.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+            }
+        }
+        for e in errors.iter_mut() {
+            e.source.get_or_insert_with(|| common.source.clone());
+        }
+        check_catalog(&errors, f, &mut diags);
+        dialects.insert(
+            dialect,
+            DialectSpec {
+                dialect,
+                source: common.source,
+                file: f.path.clone(),
+                assumptions,
+                common_parameters: parameters,
+                errors: Catalog::new(errors),
+                validation: common.validation,
+            },
+        );
+    }
+
+    let mut operations = BTreeMap::new();
+    for f in files.iter().filter(|f| {
+        let (folder, stem) = folder_and_stem(&f.path);
+        folder != "_family" && stem != "_common"
+    }) {
+        let Some(dialect) = folder_dialect(f, &mut diags) else {
+            continue;
+        };
+        let Some(op) = parse::<OperationFile>(f, &mut diags) else {
+            continue;
+        };
+        check_dialect(&op.dialect, dialect, f, &mut diags);
+        let stem = folder_and_stem(&f.path).1;
+        if stem != op.operation {
+            diags.push(diag(
+                &f.path,
+                &f.text,
+                "operation",
+                format!(
+                    "the file is named {stem}.yaml but describes `{}`",
+                    op.operation
+                ),
+            ));
+        }
+        for rule in &op.rules {
+            if !rule.is_well_formed() {
+                diags.push(diag(
+                    &f.path,
+                    &f.text,
+                    "rules",
+                    "each rule is one of `exactly_one_of: [...]` or `at_most_one_of: [...]`".into(),
+                ));
+            }
+            for name in rule.parameters() {
+                if !op.parameters.iter().any(|p| &p.name == name) {
+                    diags.push(diag(
+                        &f.path,
+                        &f.text,
+                        "rules",
+                        format!("rule names `{name}`, which is not among the parameters"),
+                    ));
+                }
+            }
+        }
+        for p in &op.parameters {
+            if p.unique && !p.is_list() {
+                diags.push(diag(
+                    &f.path,
+                    &f.text,
+                    &p.name,
+                    format!("`unique` applies to repeat lists; `{}` is not one", p.name),
+                ));
+            }
+            if p.is_list() != p.repeat.is_some() {
+                diags.push(diag(
+                    &f.path,
+                    &f.text,
+                    &p.name,
+                    format!(
+                        "`{}`: a repeat list is named `Stem.N` and has `repeat: {{min, max}}`, both or neither",
+                        p.name
+                    ),
+                ));
+            }
+        }
+        let response_schema = match &op.response {
+            Some(r) => match jsonschema::validator_for(&r.schema) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    diags.push(diag(
+                        &f.path,
+                        &f.text,
+                        "schema",
+                        format!("the response schema is not a valid JSON Schema: {e}"),
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let Some(common) = dialects.get(&dialect) else {
+            diags.push(
+                Diagnostic::new(
+                    &f.path,
+                    format!("dialect {dialect} has no specs/{dialect}/_common.yaml"),
+                )
+                .with_hint(
+                    "add it: the common parameters, the common errors and the `validation:` codes",
+                ),
+            );
+            continue;
+        };
+        let mut errors = op.errors;
+        check_catalog(&errors, f, &mut diags);
+        // An operation's own row wins over a common one: the ECS documents
+        // give MissingParameter different statuses per operation.
+        for e in common.errors.entries() {
+            if !errors.iter().any(|own| own.code == e.code) {
+                errors.push(e.clone());
+            }
+        }
+        let mut assumptions = op.assumptions;
+        assumptions.extend(common.assumptions.iter().cloned());
+        operations.insert(
+            (dialect, op.operation.clone()),
+            OperationSpec {
+                dialect,
+                operation: op.operation,
+                source: op.source,
+                file: f.path.clone(),
+                assumptions,
+                parameters: op.parameters,
+                common_parameters: common.common_parameters.clone(),
+                rules: op.rules,
+                errors: Catalog::new(errors),
+                response_schema,
+            },
+        );
+    }
+    if diags.is_empty() {
+        Ok(SpecSet {
+            operations,
+            dialects,
+        })
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+fn check_catalog(errors: &[ErrorEntry], f: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    for (i, e) in errors.iter().enumerate() {
+        if errors[..i].iter().any(|prev| prev.code == e.code) {
+            diags.push(diag(
+                &f.path,
+                &f.text,
+                &e.code,
+                format!("error code {} is listed twice", e.code),
+            ));
+        }
+        if e.code.matches("%s").count() > 1 {
+            diags.push(diag(
+                &f.path,
+                &f.text,
+                &e.code,
+                format!("error code {} holds `%s` more than once", e.code),
+            ));
+        }
+        if !(100..=599).contains(&e.status) {
+            diags.push(diag(
+                &f.path,
+                &f.text,
+                &e.code,
+                format!("{} is not an HTTP status (code {})", e.status, e.code),
+            ));
+        }
+    }
+}
+
+fn folder_dialect(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<DialectId> {
+    let (folder, _) = folder_and_stem(&f.path);
+    match folder.parse() {
+        Ok(d) => Some(d),
+        Err(e) => {
+            diags.push(
+                Diagnostic::new(&f.path, e)
+                    .with_hint("spec folders are named after their dialect, or `_family`"),
+            );
+            None
+        }
+    }
+}
+
+fn check_dialect(written: &str, expected: DialectId, f: &SourceFile, diags: &mut Vec<Diagnostic>) {
     if written != expected.as_str() {
         diags.push(diag(
-            &path.display().to_string(),
-            text,
+            &f.path,
+            &f.text,
             "dialect",
             format!(
                 "`dialect: {written}` in a file under specs/{expected}/; write `dialect: {expected}`"
@@ -336,12 +594,55 @@ fn check_dialect(
     }
 }
 
-fn read_yaml<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<(T, String), Diagnostic> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Diagnostic::new(&file, format!("failed to read: {e}")))?;
-    match serde_yaml::from_str(&text) {
-        Ok(v) => Ok((v, text)),
-        Err(e) => Err(Diagnostic::from_yaml(&file, &text, &e)),
+fn parse<T: for<'de> Deserialize<'de>>(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    match serde_yaml::from_str(&f.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(Diagnostic::from_yaml(&f.path, &f.text, &e));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(code: &str) -> ErrorEntry {
+        ErrorEntry {
+            status: 400,
+            code: code.into(),
+            kind: None,
+            message: None,
+            description: None,
+            source: None,
+            assumption: None,
+        }
+    }
+
+    #[test]
+    fn templates_match_parameter_names_only() {
+        let missing = entry("Missing%s");
+        assert!(missing.matches("MissingPrivateIpAddress"));
+        assert!(!missing.matches("Missing"));
+        assert!(!missing.matches("Missing Thing"));
+        let dotted = entry("InvalidParameter.%s");
+        assert!(dotted.matches("InvalidParameter.PrivateIpAddress"));
+        assert!(!dotted.matches("InvalidParameter"));
+        assert!(entry("X.NotFound").matches("X.NotFound"));
+        assert!(!entry("X.NotFound").matches("X.NotFoundY"));
+    }
+
+    #[test]
+    fn element_index_keeps_malformed_indexes() {
+        let p: ParamSpec = serde_yaml::from_str(
+            "{name: PrivateIpAddress.N, type: ipv4, repeat: {min: 1, max: 5}}",
+        )
+        .unwrap();
+        assert_eq!(p.element_index("PrivateIpAddress.x"), Some(Some("x")));
+        assert_eq!(p.matches("PrivateIpAddress.x"), None);
+        assert_eq!(p.matches("PrivateIpAddress.3"), Some(Some(3)));
+        assert_eq!(p.element_index("PrivateIpAddressX"), None);
+        assert_eq!(p.stem(), "PrivateIpAddress");
     }
 }

@@ -9,7 +9,9 @@
 //! documented for this operation with this HTTP status? Those answers are
 //! the "contract findings" reported beside a case's own expectations.
 
+pub mod embedded;
 mod file;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -20,11 +22,60 @@ use serde::Serialize;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 
-pub use file::{Assumption, ErrorEntry, ParamSpec, ParamType, Repeat, Rule};
+pub use file::{Assumption, ErrorEntry, Kind, ParamSpec, ParamType, Repeat, Rule, SourceFile};
+pub use validate::{Reply, Validation, Violation, ViolationKind};
 
 /// Every spec of every dialect, keyed by dialect and operation name.
 pub struct SpecSet {
     operations: BTreeMap<(DialectId, String), OperationSpec>,
+    dialects: BTreeMap<DialectId, DialectSpec>,
+}
+
+/// What every operation of one dialect shares (`_common.yaml`, with its
+/// family merged in): the common parameters, the errors any operation can
+/// return before its own checks, and the codes of request violations.
+pub struct DialectSpec {
+    pub dialect: DialectId,
+    pub source: String,
+    pub file: String,
+    pub assumptions: Vec<Assumption>,
+    pub common_parameters: Vec<ParamSpec>,
+    pub errors: Catalog,
+    pub validation: Validation,
+}
+
+/// An error table: exact codes, and templates such as `Missing%s` matched
+/// as patterns. An exact code wins over a template.
+pub struct Catalog {
+    entries: Vec<ErrorEntry>,
+}
+
+impl Catalog {
+    pub fn new(entries: Vec<ErrorEntry>) -> Catalog {
+        Catalog { entries }
+    }
+
+    /// The entry documenting `code`, exact first, then a template.
+    pub fn get(&self, code: &str) -> Option<&ErrorEntry> {
+        self.entries
+            .iter()
+            .find(|e| !e.is_template() && e.code == code)
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find(|e| e.is_template() && e.matches(code))
+            })
+    }
+
+    /// Every row, in the order the spec lists them.
+    pub fn entries(&self) -> &[ErrorEntry] {
+        &self.entries
+    }
+
+    /// The documented HTTP status of `code`, if it is documented.
+    pub fn status_of(&self, code: &str) -> Option<u16> {
+        self.get(code).map(|e| e.status)
+    }
 }
 
 /// The contract of one operation, with the dialect's common parameters and
@@ -41,7 +92,7 @@ pub struct OperationSpec {
     pub common_parameters: Vec<ParamSpec>,
     pub rules: Vec<Rule>,
     /// The operation's errors followed by the dialect's common errors.
-    pub errors: Vec<ErrorEntry>,
+    pub errors: Catalog,
     response_schema: Option<jsonschema::Validator>,
 }
 
@@ -89,14 +140,30 @@ impl fmt::Display for Finding {
 }
 
 impl SpecSet {
-    /// Loads every `specs/<dialect>/*.yaml` under `dir`, reporting every
-    /// problem found rather than the first.
+    /// Loads every spec under `dir` (`<dialect>/*.yaml`, `_family/*.yaml`),
+    /// reporting every problem found rather than the first.
     pub fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
-        file::load_dir(dir)
+        file::load(&file::read_dir(dir)?)
+    }
+
+    /// Loads specs from files already in memory.
+    pub fn load_files(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
+        file::load(files)
+    }
+
+    /// The specs built into the binary, loaded once per process: the
+    /// emulator validates requests with them, so it works from any folder.
+    pub fn embedded() -> &'static SpecSet {
+        embedded::specs()
     }
 
     pub fn get(&self, dialect: DialectId, operation: &str) -> Option<&OperationSpec> {
         self.operations.get(&(dialect, operation.to_string()))
+    }
+
+    /// The common part of a dialect's specs.
+    pub fn dialect(&self, dialect: DialectId) -> Option<&DialectSpec> {
+        self.dialects.get(&dialect)
     }
 
     /// The operation names of a dialect, for "did you mean" hints.
@@ -107,6 +174,18 @@ impl SpecSet {
             .map(|(_, op)| op.as_str())
     }
 
+    /// Every operation spec, by dialect and name.
+    pub fn all(&self) -> impl Iterator<Item = &OperationSpec> {
+        self.operations.values()
+    }
+
+    fn empty() -> SpecSet {
+        SpecSet {
+            operations: BTreeMap::new(),
+            dialects: BTreeMap::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.operations.len()
     }
@@ -114,6 +193,40 @@ impl SpecSet {
     pub fn is_empty(&self) -> bool {
         self.operations.is_empty()
     }
+
+    /// Checks a request's parameters against the operation's spec; the
+    /// violation comes with the vendor code and message its dialect gives it.
+    pub fn validate<'p>(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: impl IntoIterator<Item = (&'p str, Option<&'p str>)>,
+    ) -> Result<(), Box<RenderedViolation>> {
+        let (Some(spec), Some(common)) = (self.get(dialect, operation), self.dialect(dialect))
+        else {
+            return Ok(());
+        };
+        spec.validate(params, common.validation.empty_is_absent)
+            .map_err(|violation| {
+                let (code, message) = common.validation.render(&violation);
+                Box::new(RenderedViolation {
+                    status: spec.errors.status_of(&code),
+                    code,
+                    message,
+                    violation,
+                })
+            })
+    }
+}
+
+/// A violation as the dialect answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedViolation {
+    pub violation: Violation,
+    pub code: String,
+    pub message: String,
+    /// The documented status of `code` for the operation, if documented.
+    pub status: Option<u16>,
 }
 
 impl OperationSpec {
@@ -127,6 +240,15 @@ impl OperationSpec {
             .find_map(|p| p.matches(wire_name).map(|n| (p, n)))
     }
 
+    /// Whether `wire_name` is one of the operation's or the dialect's
+    /// parameters (a list element with any index counts).
+    pub fn knows(&self, wire_name: &str) -> bool {
+        self.parameters
+            .iter()
+            .chain(&self.common_parameters)
+            .any(|p| p.element_index(wire_name).is_some())
+    }
+
     /// Every parameter name as written in the spec, for hints.
     pub fn parameter_names(&self) -> impl Iterator<Item = &str> {
         self.parameters
@@ -136,7 +258,7 @@ impl OperationSpec {
     }
 
     pub fn error(&self, code: &str) -> Option<&ErrorEntry> {
-        self.errors.iter().find(|e| e.code == code)
+        self.errors.get(code)
     }
 
     /// Checks a success body against the response schema.

@@ -1,591 +1,39 @@
-//! The emulator's vendor-neutral state: accounts and keys, vSwitches with
-//! their address allocators, instances, ENIs and their secondary IPs.
+//! The emulator's vendor-neutral state: accounts and keys, regions, VPCs,
+//! subnets with their address allocators, instances, ENIs and their
+//! secondary IPs.
 //!
-//! Every dialect (Alibaba ECS today; ENS, Tencent, NAVER, EC2 later) is a thin
-//! skin over the operations here, which return a neutral [`WorldError`] that
-//! each dialect maps to its own codes. The rules that differ between vendors
-//! are data, not code: the reserved addresses of a vSwitch
-//! ([`Reserved`]: Alibaba 1 + 3, AWS 4 + 1), the secondary limit of an ENI
-//! that is not attached ([`Settings`]), the per-instance-type limit, and
-//! `allow_reassign` (NAVER moves an IP from another interface).
-//!
-//! The allocator never walks the CIDR: it keeps the free addresses as a
-//! `BTreeMap` of disjoint intervals, so a /8 with a million addresses taken
-//! costs the same O(log n) per operation as an empty /24.
+//! Every dialect is a thin skin over the operations here, which return a
+//! neutral [`WorldError`] that each dialect renders in its own words: no
+//! vendor's wording appears in this module. The rules that differ between
+//! vendors are data in the world file ([`file`]): reserved addresses and the
+//! default secondary limit per subnet, the limit per instance type (primary
+//! counted) or per interface, `allow_reassign` per request (NAVER moves an
+//! IP from another interface), the subnet to allocate from (ENS names one).
+//! A [`Scope`] says whose view a lookup takes: one account, through one
+//! dialect's API, so an ECS ENI does not exist for the ENS API.
+
+mod allocator;
+pub mod file;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
-use std::path::Path;
 
 use ipnet::Ipv4Net;
-use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::fixtures::{Fixtures, Secret};
+use crate::dialect::DialectId;
+use crate::fixtures::Secret;
 
-// ---------------------------------------------------------------------------
-// The world file
-// ---------------------------------------------------------------------------
+pub use allocator::Allocator;
+pub use file::{
+    AccessKeyDef, AccountDef, EniDef, EniState, EniType, InstanceDef, InstanceState,
+    InstanceTypeDef, RegionDef, Reserved, SubnetDef, VpcDef, WorldFile, WorldLoadError,
+    BENCH_ACCESS_KEY_ID, BENCH_ACCESS_KEY_SECRET, BENCH_ACCOUNT, BENCH_REGION, BENCH_SUBNET,
+};
 
-/// A world file (`cases/worlds/*.yaml`): the starting state and the fixtures
-/// the emulator target hands to cases.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WorldFile {
-    #[serde(default)]
-    pub settings: Settings,
-    pub accounts: Vec<AccountDef>,
-    pub regions: Vec<RegionDef>,
-    pub vpcs: Vec<VpcDef>,
-    pub vswitches: Vec<VSwitchDef>,
-    #[serde(default)]
-    pub instance_types: Vec<InstanceTypeDef>,
-    #[serde(default)]
-    pub instances: Vec<InstanceDef>,
-    #[serde(default)]
-    pub enis: Vec<EniDef>,
-    #[serde(default)]
-    pub fixtures: Fixtures,
-}
-
-/// Vendor rules that are numbers rather than behaviour.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Secondary IPs an ENI that is not attached may hold (Alibaba: 10).
-    #[serde(default = "default_available_limit")]
-    pub available_eni_secondary_limit: u32,
-}
-
-fn default_available_limit() -> u32 {
-    10
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            available_eni_secondary_limit: default_available_limit(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccountDef {
-    pub id: String,
-    #[serde(default)]
-    pub access_keys: Vec<AccessKeyDef>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessKeyDef {
-    pub id: String,
-    pub secret: Secret,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegionDef {
-    pub id: String,
-    pub zones: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VpcDef {
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    #[serde(deserialize_with = "de_net")]
-    pub cidr: Ipv4Net,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VSwitchDef {
-    pub id: String,
-    pub vpc: String,
-    pub zone: String,
-    #[serde(deserialize_with = "de_net")]
-    pub cidr: Ipv4Net,
-    #[serde(default)]
-    pub reserved: Reserved,
-}
-
-/// How many addresses at each end of a vSwitch CIDR are never handed out.
-/// `first` counts the network address, `last` the broadcast address.
-/// Alibaba: first 1, last 3 (`.0` and `.253-.255` of a /24); AWS: 4 and 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Reserved {
-    #[serde(default = "one")]
-    pub first: u32,
-    #[serde(default = "three")]
-    pub last: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-fn three() -> u32 {
-    3
-}
-
-impl Default for Reserved {
-    fn default() -> Self {
-        Reserved { first: 1, last: 3 }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceTypeDef {
-    pub name: String,
-    /// Private IPs per ENI, the primary counted (ecs.g6.large: 6).
-    pub private_ips_per_eni: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InstanceDef {
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    pub zone: String,
-    #[serde(rename = "type")]
-    pub instance_type: String,
-    pub state: InstanceState,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EniDef {
-    pub id: String,
-    pub account: String,
-    pub region: String,
-    pub vswitch: String,
-    pub state: EniState,
-    #[serde(rename = "type", default)]
-    pub eni_type: EniType,
-    #[serde(default)]
-    pub instance: Option<String>,
-    /// Allocated (lowest free) when absent.
-    #[serde(default)]
-    pub primary_ip: Option<Ipv4Addr>,
-    /// Derived from the ENI's position when absent (Alibaba OUI 00:16:3e).
-    #[serde(default)]
-    pub mac: Option<String>,
-    #[serde(default)]
-    pub secondary_ips: Vec<Ipv4Addr>,
-    /// Overrides the secondary limit of this ENI (benchmarks, odd vendors).
-    #[serde(default)]
-    pub max_secondaries: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub enum InstanceState {
-    Pending,
-    Starting,
-    Running,
-    Stopping,
-    Stopped,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-pub enum EniState {
-    Available,
-    Attaching,
-    InUse,
-    Detaching,
-    Deleting,
-    Creating,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
-pub enum EniType {
-    Primary,
-    #[default]
-    Secondary,
-}
-
-macro_rules! display_as_debug {
-    ($($t:ty),*) => {$(
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(self, f)
-            }
-        }
-    )*};
-}
-display_as_debug!(InstanceState, EniState, EniType);
-
-fn de_net<'de, D: Deserializer<'de>>(de: D) -> Result<Ipv4Net, D::Error> {
-    let text = String::deserialize(de)?;
-    text.parse::<Ipv4Net>().map_err(|_| {
-        serde::de::Error::custom(format!(
-            "`{text}` is not an IPv4 CIDR block (expected e.g. 172.16.0.0/24)"
-        ))
-    })
-}
-
-/// A world file that does not parse: where, what, and what to do.
-#[derive(Debug, thiserror::Error)]
-pub enum WorldLoadError {
-    #[error("failed to read world file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{origin}:{line}:{column}: {message}\n{snippet}help: {hint}")]
-    Parse {
-        origin: String,
-        line: usize,
-        column: usize,
-        message: String,
-        snippet: String,
-        hint: String,
-    },
-}
-
-/// Names in [`WorldFile::single_vswitch`] worlds, for benches and tests.
-pub const BENCH_ACCOUNT: &str = "acct-bench";
-pub const BENCH_REGION: &str = "cn-hangzhou";
-pub const BENCH_VSWITCH: &str = "vsw-bench";
-pub const BENCH_ACCESS_KEY_ID: &str = "LTAIbenchkey";
-pub const BENCH_ACCESS_KEY_SECRET: &str = "bench-secret";
-
-impl WorldFile {
-    /// Parses a world file; `origin` names it in errors.
-    pub fn from_yaml(text: &str, origin: &str) -> Result<WorldFile, WorldLoadError> {
-        serde_yaml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((1, 1));
-            let message = e.to_string();
-            // serde_norway appends " at line L column C"; the prefix says it.
-            let message = match message.find(" at line ") {
-                Some(i) => message[..i].to_string(),
-                None => message,
-            };
-            WorldLoadError::Parse {
-                origin: origin.to_string(),
-                line,
-                column,
-                snippet: snippet(text, line, column),
-                hint: hint_for(&message),
-                message,
-            }
-        })
-    }
-
-    pub fn load(path: &Path) -> Result<WorldFile, WorldLoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| WorldLoadError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        WorldFile::from_yaml(&text, &path.display().to_string())
-    }
-
-    /// A minimal world for benchmarks and tests: one account (key
-    /// `LTAIbenchkey` / `bench-secret`) in cn-hangzhou, one VPC, one vSwitch
-    /// `vsw-bench` of `cidr`, and `enis` Available ENIs `eni-bench0`, ...
-    /// whose primary IPs are allocated from it.
-    pub fn single_vswitch(cidr: Ipv4Net, enis: usize) -> WorldFile {
-        let account = BENCH_ACCOUNT.to_string();
-        let mut fixtures = Fixtures::default();
-        fixtures.values.insert("region".into(), BENCH_REGION.into());
-        fixtures
-            .values
-            .insert("vswitch".into(), BENCH_VSWITCH.into());
-        fixtures.credentials.insert(
-            "default".into(),
-            crate::fixtures::Credentials {
-                access_key_id: BENCH_ACCESS_KEY_ID.into(),
-                access_key_secret: Secret::new(BENCH_ACCESS_KEY_SECRET),
-            },
-        );
-        WorldFile {
-            settings: Settings::default(),
-            accounts: vec![AccountDef {
-                id: account.clone(),
-                access_keys: vec![AccessKeyDef {
-                    id: BENCH_ACCESS_KEY_ID.into(),
-                    secret: Secret::new(BENCH_ACCESS_KEY_SECRET),
-                }],
-            }],
-            regions: vec![RegionDef {
-                id: BENCH_REGION.into(),
-                zones: vec!["cn-hangzhou-h".into()],
-            }],
-            vpcs: vec![VpcDef {
-                id: "vpc-bench".into(),
-                account: account.clone(),
-                region: BENCH_REGION.into(),
-                cidr: cidr.trunc(),
-            }],
-            vswitches: vec![VSwitchDef {
-                id: BENCH_VSWITCH.into(),
-                vpc: "vpc-bench".into(),
-                zone: "cn-hangzhou-h".into(),
-                cidr: cidr.trunc(),
-                reserved: Reserved::default(),
-            }],
-            instance_types: vec![],
-            instances: vec![],
-            enis: (0..enis)
-                .map(|i| EniDef {
-                    id: format!("eni-bench{i}"),
-                    account: account.clone(),
-                    region: BENCH_REGION.into(),
-                    vswitch: BENCH_VSWITCH.into(),
-                    state: EniState::Available,
-                    eni_type: EniType::Secondary,
-                    instance: None,
-                    primary_ip: None,
-                    mac: None,
-                    secondary_ips: vec![],
-                    max_secondaries: None,
-                })
-                .collect(),
-            fixtures,
-        }
-    }
-}
-
-/// The offending line with a caret under the column, rustc style.
-fn snippet(text: &str, line: usize, column: usize) -> String {
-    let Some(src) = text.lines().nth(line.saturating_sub(1)) else {
-        return String::new();
-    };
-    let gutter = line.to_string();
-    let pad = " ".repeat(gutter.len());
-    format!(
-        "{pad} |\n{gutter} | {src}\n{pad} | {}^\n",
-        " ".repeat(column.saturating_sub(1))
-    )
-}
-
-/// What to do about a serde error: the closest known key for an unknown
-/// field, the key to add for a missing one.
-fn hint_for(message: &str) -> String {
-    let between = |s: &str| -> Vec<String> {
-        s.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    };
-    // serde_norway prefixes the path (`vswitches[0]: unknown field ...`).
-    let find = |needle: &str| message.find(needle).map(|i| &message[i + needle.len()..]);
-    if let Some(rest) = find("unknown field ") {
-        let names = between(rest);
-        if let Some((unknown, expected)) = names.split_first() {
-            if let Some(best) = expected
-                .iter()
-                .min_by_key(|k| edit_distance(unknown, k))
-                .filter(|k| edit_distance(unknown, k) <= 3.max(unknown.len() / 3))
-            {
-                return format!(
-                    "did you mean `{best}`? (known keys: {})",
-                    expected.join(", ")
-                );
-            }
-            return format!("remove `{unknown}`; known keys: {}", expected.join(", "));
-        }
-    }
-    if let Some(rest) = find("missing field ") {
-        if let Some(name) = between(rest).first() {
-            return format!("add the required key `{name}`");
-        }
-    }
-    if message.contains("unknown variant") {
-        let names = between(message);
-        if names.len() > 1 {
-            return format!("use one of: {}", names[1..].join(", "));
-        }
-    }
-    "see the Worlds section of docs/FORMATS.md and cases/worlds/default.yaml".to_string()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-// ---------------------------------------------------------------------------
-// The allocator
-// ---------------------------------------------------------------------------
-
-/// Free addresses of one vSwitch as disjoint inclusive intervals
-/// `start -> end` (addresses as `u32`). Network, broadcast and reserved
-/// addresses are never in it, so they can never be handed out.
-#[derive(Clone)]
-pub struct Allocator {
-    free: BTreeMap<u32, u32>,
-    free_count: u64,
-    first_usable: u32,
-    last_usable: u32,
-}
-
-impl fmt::Debug for Allocator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Allocator")
-            .field("free_count", &self.free_count)
-            .field("intervals", &self.free.len())
-            .finish()
-    }
-}
-
-impl Allocator {
-    /// All usable addresses of `cidr` free.
-    pub fn new(cidr: Ipv4Net, reserved: Reserved) -> Allocator {
-        let network = u64::from(u32::from(cidr.network()));
-        let broadcast = u64::from(u32::from(cidr.broadcast()));
-        let first = network + u64::from(reserved.first);
-        let last = broadcast.saturating_sub(u64::from(reserved.last));
-        let mut free = BTreeMap::new();
-        let mut free_count = 0;
-        // first/last fit u32 whenever first <= last <= broadcast.
-        if first <= last {
-            free.insert(first as u32, last as u32);
-            free_count = last - first + 1;
-        }
-        Allocator {
-            free,
-            free_count,
-            first_usable: first.min(u64::from(u32::MAX)) as u32,
-            last_usable: last as u32,
-        }
-    }
-
-    /// Inside the CIDR and not network, broadcast or reserved.
-    pub fn is_usable(&self, ip: u32) -> bool {
-        self.first_usable <= ip && ip <= self.last_usable && self.first_usable <= self.last_usable
-    }
-
-    pub fn is_free(&self, ip: u32) -> bool {
-        self.free
-            .range(..=ip)
-            .next_back()
-            .is_some_and(|(_, &end)| ip <= end)
-    }
-
-    pub fn free_count(&self) -> u64 {
-        self.free_count
-    }
-
-    /// Number of free intervals (fragmentation; for tests and benches).
-    pub fn intervals(&self) -> usize {
-        self.free.len()
-    }
-
-    /// Takes one given address; false when it is not free.
-    pub fn take(&mut self, ip: u32) -> bool {
-        let Some((&start, &end)) = self.free.range(..=ip).next_back() else {
-            return false;
-        };
-        if ip > end {
-            return false;
-        }
-        self.free.remove(&start);
-        if start < ip {
-            self.free.insert(start, ip - 1);
-        }
-        if ip < end {
-            self.free.insert(ip + 1, end);
-        }
-        self.free_count -= 1;
-        true
-    }
-
-    /// Takes the lowest free address.
-    pub fn take_lowest(&mut self) -> Option<u32> {
-        let (&start, _) = self.free.first_key_value()?;
-        self.take(start);
-        Some(start)
-    }
-
-    /// Takes the `n` lowest free addresses, or nothing when fewer are free.
-    pub fn take_lowest_n(&mut self, n: u64) -> Option<Vec<u32>> {
-        if n > self.free_count {
-            return None;
-        }
-        let mut out = Vec::with_capacity(n as usize);
-        self.carve_lowest(n, |start, end| out.extend(start..=end));
-        Some(out)
-    }
-
-    /// Removes the `n` lowest free addresses (or all, when fewer are free),
-    /// calling `taken(start, end)` per removed run; cost per run, not per address.
-    fn carve_lowest(&mut self, mut n: u64, mut taken: impl FnMut(u32, u32)) -> u64 {
-        let mut done = 0;
-        while n > 0 {
-            let Some((start, end)) = self.free.pop_first() else {
-                break;
-            };
-            let len = u64::from(end - start) + 1;
-            if len <= n {
-                taken(start, end);
-                n -= len;
-                done += len;
-            } else {
-                let cut = start + (n as u32) - 1;
-                taken(start, cut);
-                self.free.insert(cut + 1, end);
-                done += n;
-                n = 0;
-            }
-        }
-        self.free_count -= done;
-        done
-    }
-
-    /// Gives an address back, merging with its neighbours; false when it
-    /// was free already or is not usable.
-    pub fn release(&mut self, ip: u32) -> bool {
-        if !self.is_usable(ip) || self.is_free(ip) {
-            return false;
-        }
-        let mut start = ip;
-        let mut end = ip;
-        if ip > 0 {
-            if let Some((&s, &e)) = self.free.range(..ip).next_back() {
-                if e == ip - 1 {
-                    self.free.remove(&s);
-                    start = s;
-                }
-            }
-        }
-        if ip < u32::MAX {
-            if let Some(e) = self.free.remove(&(ip + 1)) {
-                end = e;
-            }
-        }
-        self.free.insert(start, end);
-        self.free_count += 1;
-        true
-    }
-}
-
-// ---------------------------------------------------------------------------
-// The world
-// ---------------------------------------------------------------------------
-
-/// A vSwitch at run time.
+/// A subnet at run time.
 #[derive(Debug, Clone)]
-pub struct VSwitch {
+pub struct Subnet {
     pub id: String,
     pub vpc: String,
     pub zone: String,
@@ -593,13 +41,15 @@ pub struct VSwitch {
     pub account: String,
     pub cidr: Ipv4Net,
     pub reserved: Reserved,
+    /// Secondaries an ENI here may hold when no instance type says.
+    pub secondary_limit: u32,
     alloc: Allocator,
     /// Which ENI holds an address. Addresses taken by [`World::take_addresses`]
     /// have no entry: they stand for things the emulator does not model.
     owners: HashMap<u32, String>,
 }
 
-impl VSwitch {
+impl Subnet {
     pub fn allocator(&self) -> &Allocator {
         &self.alloc
     }
@@ -632,7 +82,7 @@ pub struct Eni {
     pub id: String,
     pub account: String,
     pub region: String,
-    pub vswitch: String,
+    pub subnet: String,
     pub vpc: String,
     pub zone: String,
     pub state: EniState,
@@ -643,7 +93,9 @@ pub struct Eni {
     pub max_secondaries: Option<u32>,
     /// Assignment order -> address; the describe order of the vendors.
     secondaries: BTreeMap<u64, Ipv4Addr>,
-    seq_of: HashMap<Ipv4Addr, u64>,
+    /// Address -> (assignment order, the subnet it came from when that is
+    /// not the ENI's own: ENS assigns from a named vSwitch).
+    seq_of: HashMap<Ipv4Addr, (u64, Option<String>)>,
 }
 
 impl Eni {
@@ -660,14 +112,22 @@ impl Eni {
         self.primary_ip == ip || self.seq_of.contains_key(&ip)
     }
 
-    fn push_secondary(&mut self, seq: u64, ip: Ipv4Addr) {
+    /// The subnet a secondary IP was taken from.
+    pub fn subnet_of(&self, ip: Ipv4Addr) -> Option<&str> {
+        self.seq_of
+            .get(&ip)
+            .map(|(_, subnet)| subnet.as_deref().unwrap_or(&self.subnet))
+    }
+
+    fn push_secondary(&mut self, seq: u64, ip: Ipv4Addr, subnet: &str) {
         self.secondaries.insert(seq, ip);
-        self.seq_of.insert(ip, seq);
+        let other = (subnet != self.subnet).then(|| subnet.to_string());
+        self.seq_of.insert(ip, (seq, other));
     }
 
     fn remove_secondary(&mut self, ip: Ipv4Addr) -> bool {
         match self.seq_of.remove(&ip) {
-            Some(seq) => self.secondaries.remove(&seq).is_some(),
+            Some((seq, _)) => self.secondaries.remove(&seq).is_some(),
             None => false,
         }
     }
@@ -678,16 +138,28 @@ impl Eni {
 pub struct AssignRequest {
     pub explicit: Vec<Ipv4Addr>,
     pub count: u32,
-    /// Take an explicit address from another ENI of the same vSwitch
+    /// Take an explicit address from another ENI of the same subnet
     /// instead of failing (NAVER `allowReassign`).
     pub allow_reassign: bool,
+    /// Allocate from this subnet of the ENI's VPC rather than the ENI's own
+    /// (ENS `VSwitchId`).
+    pub subnet: Option<String>,
+}
+
+/// Whose view a lookup takes: an account, through one dialect's API,
+/// in one region or (ENS, which names no region) in all of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub account: &'a str,
+    pub service: DialectId,
+    pub region: Option<&'a str>,
 }
 
 /// Describe filters; an empty filter matches every ENI of the account and region.
 #[derive(Debug, Clone, Default)]
 pub struct EniFilter {
     pub ids: Vec<String>,
-    pub vswitch: Option<String>,
+    pub subnet: Option<String>,
     pub vpc: Option<String>,
     pub instance: Option<String>,
     pub state: Option<String>,
@@ -702,8 +174,12 @@ pub struct EniFilter {
 pub enum WorldError {
     #[error("ENI `{id}` not found")]
     EniNotFound { id: String },
-    #[error("vSwitch `{id}` not found")]
-    VSwitchNotFound { id: String },
+    #[error("subnet `{subnet}` is not in the network `{vpc}` of the ENI")]
+    SubnetNotInNetwork { subnet: String, vpc: String },
+    #[error("region `{region}` does not offer {operation}")]
+    OperationNotOffered { region: String, operation: String },
+    #[error("subnet `{id}` not found")]
+    SubnetNotFound { id: String },
     #[error("ENI is {actual}; the operation needs {expected}")]
     EniState {
         expected: &'static str,
@@ -715,7 +191,7 @@ pub enum WorldError {
         expected: &'static str,
         actual: InstanceState,
     },
-    #[error("{ip} is outside the vSwitch CIDR {cidr}")]
+    #[error("{ip} is outside the subnet CIDR {cidr}")]
     IpOutsideCidr { ip: Ipv4Addr, cidr: Ipv4Net },
     #[error("{ip} is a network, broadcast or reserved address of {cidr}")]
     IpReserved { ip: Ipv4Addr, cidr: Ipv4Net },
@@ -730,9 +206,9 @@ pub enum WorldError {
         current: u32,
         requested: u64,
     },
-    #[error("vSwitch `{vswitch}` has {free} free addresses, {requested} requested")]
-    VSwitchExhausted {
-        vswitch: String,
+    #[error("subnet `{subnet}` has {free} free addresses, {requested} requested")]
+    SubnetExhausted {
+        subnet: String,
         free: u64,
         requested: u64,
     },
@@ -764,6 +240,26 @@ fn invalid(object: impl fmt::Display, problem: impl Into<String>) -> WorldBuildE
 pub struct AccessKey {
     pub account: String,
     pub secret: Secret,
+    pub disabled: bool,
+    /// The operations a RAM-style policy allows; all when `None`.
+    pub allowed_operations: Option<Vec<String>>,
+}
+
+impl AccessKey {
+    /// Whether this key's policy lets it call `operation`.
+    pub fn permits(&self, operation: &str) -> bool {
+        self.allowed_operations
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|o| o == operation))
+    }
+}
+
+/// A region at run time: whose API sees it, what it does not offer.
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub id: String,
+    pub service: DialectId,
+    pub unavailable_operations: Vec<String>,
 }
 
 /// The running state. One `std::sync::Mutex<World>` in the emulator
@@ -771,9 +267,9 @@ pub struct AccessKey {
 /// and keeps an address from being handed to two ENIs.
 #[derive(Clone)]
 pub struct World {
-    settings: Settings,
     keys: HashMap<String, AccessKey>,
-    vswitches: BTreeMap<String, VSwitch>,
+    regions: HashMap<String, Region>,
+    subnets: BTreeMap<String, Subnet>,
     instance_types: HashMap<String, u32>,
     instances: BTreeMap<String, Instance>,
     enis: BTreeMap<String, Eni>,
@@ -783,7 +279,7 @@ pub struct World {
 impl fmt::Debug for World {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("World")
-            .field("vswitches", &self.vswitches.len())
+            .field("subnets", &self.subnets.len())
             .field("instances", &self.instances.len())
             .field("enis", &self.enis.len())
             .finish()
@@ -820,6 +316,8 @@ impl World {
                     AccessKey {
                         account: account.id.clone(),
                         secret: key.secret.clone(),
+                        disabled: key.disabled,
+                        allowed_operations: key.allowed_operations.clone(),
                     },
                 );
                 if prev.is_some() {
@@ -859,10 +357,10 @@ impl World {
             vpcs.insert(vpc.id.as_str(), vpc);
         }
 
-        unique("vswitch", file.vswitches.iter().map(|v| v.id.as_str()))?;
-        let mut vswitches = BTreeMap::new();
-        for vs in &file.vswitches {
-            let obj = format!("vswitch `{}`", vs.id);
+        unique("subnet", file.subnets.iter().map(|v| v.id.as_str()))?;
+        let mut subnets = BTreeMap::new();
+        for vs in &file.subnets {
+            let obj = format!("subnet `{}`", vs.id);
             let vpc = vpcs.get(vs.vpc.as_str()).ok_or_else(|| {
                 invalid(&obj, format!("vpc `{}` is not defined under vpcs", vs.vpc))
             })?;
@@ -901,20 +399,20 @@ impl World {
                      addresses, so each must be at least 1",
                 ));
             }
-            if let Some(other) = vswitches.values().find(|o: &&VSwitch| {
+            if let Some(other) = subnets.values().find(|o: &&Subnet| {
                 o.vpc == vs.vpc && (o.cidr.contains(&vs.cidr) || vs.cidr.contains(&o.cidr))
             }) {
                 return Err(invalid(
                     &obj,
                     format!(
-                        "cidr {} overlaps vswitch `{}` ({})",
+                        "cidr {} overlaps subnet `{}` ({})",
                         vs.cidr, other.id, other.cidr
                     ),
                 ));
             }
-            vswitches.insert(
+            subnets.insert(
                 vs.id.clone(),
-                VSwitch {
+                Subnet {
                     id: vs.id.clone(),
                     vpc: vs.vpc.clone(),
                     zone: vs.zone.clone(),
@@ -922,6 +420,7 @@ impl World {
                     account: vpc.account.clone(),
                     cidr: vs.cidr,
                     reserved: vs.reserved,
+                    secondary_limit: vs.secondary_limit,
                     alloc: Allocator::new(vs.cidr, vs.reserved),
                     owners: HashMap::new(),
                 },
@@ -978,9 +477,22 @@ impl World {
 
         unique("eni", file.enis.iter().map(|e| e.id.as_str()))?;
         let mut world = World {
-            settings: file.settings.clone(),
+            regions: file
+                .regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        Region {
+                            id: r.id.clone(),
+                            service: r.service,
+                            unavailable_operations: r.unavailable_operations.clone(),
+                        },
+                    )
+                })
+                .collect(),
             keys,
-            vswitches,
+            subnets,
             instance_types,
             instances,
             enis: BTreeMap::new(),
@@ -994,17 +506,17 @@ impl World {
         for (index, def) in file.enis.iter().enumerate() {
             let obj = format!("eni `{}`", def.id);
             known("account", &def.account, &accounts).map_err(|p| invalid(&obj, p))?;
-            let vs = world.vswitches.get(&def.vswitch).ok_or_else(|| {
+            let vs = world.subnets.get(&def.subnet).ok_or_else(|| {
                 invalid(
                     &obj,
-                    format!("vswitch `{}` is not defined under vswitches", def.vswitch),
+                    format!("subnet `{}` is not defined under subnets", def.subnet),
                 )
             })?;
             if vs.account != def.account {
                 return Err(invalid(
                     &obj,
                     format!(
-                        "belongs to account `{}` but its vswitch `{}` to `{}`",
+                        "belongs to account `{}` but its subnet `{}` to `{}`",
                         def.account, vs.id, vs.account
                     ),
                 ));
@@ -1013,7 +525,7 @@ impl World {
                 return Err(invalid(
                     &obj,
                     format!(
-                        "region `{}` differs from its vswitch's `{}`",
+                        "region `{}` differs from its subnet's `{}`",
                         def.region, vs.region
                     ),
                 ));
@@ -1048,7 +560,7 @@ impl World {
                     return Err(invalid(
                         &obj,
                         format!(
-                            "instance `{inst_id}` must be in the same account and zone ({}) as the ENI's vswitch",
+                            "instance `{inst_id}` must be in the same account and zone ({}) as the ENI's subnet",
                             vs.zone
                         ),
                     ));
@@ -1070,14 +582,14 @@ impl World {
             let explicit = def.primary_ip.iter().chain(def.secondary_ips.iter());
             for &ip in explicit {
                 world
-                    .take_for_build(&def.vswitch, &def.id, ip)
+                    .take_for_build(&def.subnet, &def.id, ip)
                     .map_err(|p| invalid(&obj, p))?;
             }
             let mut eni = Eni {
                 id: def.id.clone(),
                 account: def.account.clone(),
                 region: def.region.clone(),
-                vswitch: def.vswitch.clone(),
+                subnet: def.subnet.clone(),
                 vpc,
                 zone,
                 state: def.state,
@@ -1100,7 +612,7 @@ impl World {
             for &ip in &def.secondary_ips {
                 let seq = world.next_seq;
                 world.next_seq += 1;
-                eni.push_secondary(seq, ip);
+                eni.push_secondary(seq, ip, &def.subnet);
             }
             if def.primary_ip.is_none() {
                 pending_primary.push(def.id.clone());
@@ -1108,12 +620,12 @@ impl World {
             world.enis.insert(def.id.clone(), eni);
         }
         for id in pending_primary {
-            let vswitch = world.enis[&id].vswitch.clone();
-            let vs = world.vswitches.get_mut(&vswitch).expect("checked above");
+            let subnet = world.enis[&id].subnet.clone();
+            let vs = world.subnets.get_mut(&subnet).expect("checked above");
             let ip = vs.alloc.take_lowest().ok_or_else(|| {
                 invalid(
                     format!("eni `{id}`"),
-                    format!("vswitch `{vswitch}` has no free address left for its primary IP; give it a primary_ip"),
+                    format!("subnet `{subnet}` has no free address left for its primary IP; give it a primary_ip"),
                 )
             })?;
             vs.owners.insert(ip, id.clone());
@@ -1134,14 +646,11 @@ impl World {
         Ok(world)
     }
 
-    fn take_for_build(&mut self, vswitch: &str, eni: &str, ip: Ipv4Addr) -> Result<(), String> {
-        let vs = self
-            .vswitches
-            .get_mut(vswitch)
-            .expect("checked by the caller");
+    fn take_for_build(&mut self, subnet: &str, eni: &str, ip: Ipv4Addr) -> Result<(), String> {
+        let vs = self.subnets.get_mut(subnet).expect("checked by the caller");
         let n = u32::from(ip);
         if !vs.cidr.contains(&ip) {
-            return Err(format!("{ip} is outside its vswitch's CIDR {}", vs.cidr));
+            return Err(format!("{ip} is outside its subnet's CIDR {}", vs.cidr));
         }
         if !vs.alloc.is_usable(n) {
             return Err(format!(
@@ -1159,34 +668,59 @@ impl World {
         Ok(())
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
         self.keys.get(id)
     }
 
-    pub fn vswitch(&self, id: &str) -> Option<&VSwitch> {
-        self.vswitches.get(id)
+    pub fn subnet(&self, id: &str) -> Option<&Subnet> {
+        self.subnets.get(id)
     }
 
     pub fn instance(&self, id: &str) -> Option<&Instance> {
         self.instances.get(id)
     }
 
-    /// An ENI as the given account sees it in the given region: another
-    /// account's ENI, or one in another region, does not exist.
-    pub fn eni(&self, account: &str, region: &str, id: &str) -> Result<&Eni, WorldError> {
+    pub fn region(&self, id: &str) -> Option<&Region> {
+        self.regions.get(id)
+    }
+
+    /// Whether `eni` is visible in `scope`: the account's, in a region of
+    /// the scope's service (and the scope's region, when it names one).
+    fn sees(&self, scope: &Scope<'_>, eni: &Eni) -> bool {
+        eni.account == scope.account
+            && scope.region.is_none_or(|r| r == eni.region)
+            && self
+                .regions
+                .get(&eni.region)
+                .is_some_and(|r| r.service == scope.service)
+    }
+
+    /// An ENI as the scope sees it: another account's ENI, one in another
+    /// region, or one behind another service's API does not exist.
+    pub fn eni(&self, scope: &Scope<'_>, id: &str) -> Result<&Eni, WorldError> {
         self.enis
             .get(id)
-            .filter(|e| e.account == account && e.region == region)
+            .filter(|e| self.sees(scope, e))
             .ok_or_else(|| WorldError::EniNotFound { id: id.to_string() })
     }
 
+    /// Refuses an operation the scope's region does not offer.
+    pub fn check_offered(&self, scope: &Scope<'_>, operation: &str) -> Result<(), WorldError> {
+        let Some(region) = scope.region.and_then(|r| self.regions.get(r)) else {
+            return Ok(());
+        };
+        if region.unavailable_operations.iter().any(|o| o == operation) {
+            return Err(WorldError::OperationNotOffered {
+                region: region.id.clone(),
+                operation: operation.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// How many secondaries the ENI may hold now: its override, else the
-    /// instance type's private IPs minus the primary when attached, else the
-    /// world's limit for an unattached ENI.
+    /// instance type's private IPs minus the primary when attached, else its
+    /// subnet's limit.
     pub fn secondary_limit(&self, eni: &Eni) -> u32 {
         if let Some(limit) = eni.max_secondaries {
             return limit;
@@ -1199,7 +733,10 @@ impl World {
             .and_then(|i| self.instance_types.get(&i.instance_type));
         match per_type {
             Some(per_eni) => per_eni.saturating_sub(1),
-            None => self.settings.available_eni_secondary_limit,
+            None => self
+                .subnets
+                .get(&eni.subnet)
+                .map_or(0, |subnet| subnet.secondary_limit),
         }
     }
 
@@ -1226,27 +763,49 @@ impl World {
     }
 
     /// Assigns secondary IPs, all or nothing. Checks run in this order:
-    /// ENI exists, ENI and instance state, each explicit address inside the
-    /// CIDR and usable, no address twice, each explicit address free (or
-    /// movable), the ENI's limit, enough free addresses for `count`.
-    /// Returns the new addresses: explicit ones in request order, then the
-    /// allocated ones lowest first.
+    /// ENI exists, ENI and instance state, the named subnet (exists, in the
+    /// ENI's network), each explicit address inside the CIDR and usable, no
+    /// address twice, each explicit address free (or movable), the ENI's
+    /// limit, enough free addresses for `count`. Returns the new addresses:
+    /// explicit ones in request order, then the allocated ones lowest first.
     pub fn assign(
         &mut self,
-        account: &str,
-        region: &str,
+        scope: &Scope<'_>,
         eni_id: &str,
         req: &AssignRequest,
     ) -> Result<Vec<Ipv4Addr>, WorldError> {
-        let eni = self.eni(account, region, eni_id)?;
+        let eni = self.eni(scope, eni_id)?;
         self.check_states(eni)?;
-        let vs = &self.vswitches[&eni.vswitch];
-        for &ip in &req.explicit {
-            if !vs.cidr.contains(&ip) {
-                return Err(WorldError::IpOutsideCidr { ip, cidr: vs.cidr });
+        let subnet_id = match &req.subnet {
+            None => eni.subnet.clone(),
+            Some(id) => {
+                let subnet = self
+                    .subnets
+                    .get(id)
+                    .filter(|s| s.account == eni.account && s.region == eni.region)
+                    .ok_or_else(|| WorldError::SubnetNotFound { id: id.clone() })?;
+                if subnet.vpc != eni.vpc {
+                    return Err(WorldError::SubnetNotInNetwork {
+                        subnet: id.clone(),
+                        vpc: eni.vpc.clone(),
+                    });
+                }
+                id.clone()
             }
-            if !vs.alloc.is_usable(u32::from(ip)) {
-                return Err(WorldError::IpReserved { ip, cidr: vs.cidr });
+        };
+        let subnet = &self.subnets[&subnet_id];
+        for &ip in &req.explicit {
+            if !subnet.cidr.contains(&ip) {
+                return Err(WorldError::IpOutsideCidr {
+                    ip,
+                    cidr: subnet.cidr,
+                });
+            }
+            if !subnet.alloc.is_usable(u32::from(ip)) {
+                return Err(WorldError::IpReserved {
+                    ip,
+                    cidr: subnet.cidr,
+                });
             }
         }
         let mut seen = HashSet::with_capacity(req.explicit.len());
@@ -1257,10 +816,10 @@ impl World {
         }
         let mut moves: Vec<(Ipv4Addr, String)> = Vec::new();
         for &ip in &req.explicit {
-            if vs.alloc.is_free(u32::from(ip)) {
+            if subnet.alloc.is_free(u32::from(ip)) {
                 continue;
             }
-            let holder = vs.owners.get(&u32::from(ip));
+            let holder = subnet.owners.get(&u32::from(ip));
             let movable = req.allow_reassign
                 && holder.is_some_and(|h| {
                     h != eni_id && self.enis.get(h).is_some_and(|o| o.primary_ip != ip)
@@ -1285,63 +844,62 @@ impl World {
                 requested,
             });
         }
-        if vs.alloc.free_count() < u64::from(req.count) {
-            return Err(WorldError::VSwitchExhausted {
-                vswitch: vs.id.clone(),
-                free: vs.alloc.free_count(),
+        if subnet.alloc.free_count() < u64::from(req.count) {
+            return Err(WorldError::SubnetExhausted {
+                subnet: subnet.id.clone(),
+                free: subnet.alloc.free_count(),
                 requested: u64::from(req.count),
             });
         }
 
         // Every check passed: apply. Nothing below can fail.
-        let vswitch = eni.vswitch.clone();
         for (ip, holder) in &moves {
             if let Some(other) = self.enis.get_mut(holder) {
                 other.remove_secondary(*ip);
             }
         }
-        let vs = self
-            .vswitches
-            .get_mut(&vswitch)
-            .expect("ENI's vswitch exists");
+        let subnet = self.subnets.get_mut(&subnet_id).expect("looked up above");
         let mut added = Vec::with_capacity(requested as usize);
         for &ip in &req.explicit {
             // Moved addresses are taken already; free ones are taken now.
-            vs.alloc.take(u32::from(ip));
+            subnet.alloc.take(u32::from(ip));
             added.push(ip);
         }
-        let auto = vs
+        let auto = subnet
             .alloc
             .take_lowest_n(u64::from(req.count))
             .expect("free count checked above");
         added.extend(auto.into_iter().map(Ipv4Addr::from));
         for &ip in &added {
-            vs.owners.insert(u32::from(ip), eni_id.to_string());
+            subnet.owners.insert(u32::from(ip), eni_id.to_string());
         }
         let eni = self.enis.get_mut(eni_id).expect("looked up above");
         for &ip in &added {
-            eni.push_secondary(self.next_seq, ip);
+            eni.push_secondary(self.next_seq, ip, &subnet_id);
             self.next_seq += 1;
         }
         Ok(added)
     }
 
     /// Unassigns secondary IPs, all or nothing. Checks: ENI exists, states,
-    /// each address inside the CIDR, no address twice, none is the primary,
-    /// each is a secondary of this ENI.
+    /// each address inside the ENI's subnet (or held from another of its
+    /// network), no address twice, none is the primary, each is a secondary
+    /// of this ENI.
     pub fn unassign(
         &mut self,
-        account: &str,
-        region: &str,
+        scope: &Scope<'_>,
         eni_id: &str,
         ips: &[Ipv4Addr],
     ) -> Result<(), WorldError> {
-        let eni = self.eni(account, region, eni_id)?;
+        let eni = self.eni(scope, eni_id)?;
         self.check_states(eni)?;
-        let vs = &self.vswitches[&eni.vswitch];
+        let subnet = &self.subnets[&eni.subnet];
         for &ip in ips {
-            if !vs.cidr.contains(&ip) {
-                return Err(WorldError::IpOutsideCidr { ip, cidr: vs.cidr });
+            if !subnet.cidr.contains(&ip) && eni.subnet_of(ip).is_none() {
+                return Err(WorldError::IpOutsideCidr {
+                    ip,
+                    cidr: subnet.cidr,
+                });
             }
         }
         let mut seen = HashSet::with_capacity(ips.len());
@@ -1358,28 +916,28 @@ impl World {
                 return Err(WorldError::IpNotOnEni { ip });
             }
         }
-        let vswitch = eni.vswitch.clone();
+        let releases: Vec<(Ipv4Addr, String)> = ips
+            .iter()
+            .map(|&ip| (ip, eni.subnet_of(ip).unwrap_or(&eni.subnet).to_string()))
+            .collect();
         let eni = self.enis.get_mut(eni_id).expect("looked up above");
-        let vs = self
-            .vswitches
-            .get_mut(&vswitch)
-            .expect("ENI's vswitch exists");
-        for &ip in ips {
+        for (ip, subnet_id) in releases {
             eni.remove_secondary(ip);
-            vs.owners.remove(&u32::from(ip));
-            vs.alloc.release(u32::from(ip));
+            if let Some(subnet) = self.subnets.get_mut(&subnet_id) {
+                subnet.owners.remove(&u32::from(ip));
+                subnet.alloc.release(u32::from(ip));
+            }
         }
         Ok(())
     }
 
-    /// The account's ENIs in the region that match `filter`, by id.
-    pub fn describe(&self, account: &str, region: &str, filter: &EniFilter) -> Vec<&Eni> {
+    /// The ENIs the scope sees that match `filter`, by id.
+    pub fn describe(&self, scope: &Scope<'_>, filter: &EniFilter) -> Vec<&Eni> {
         let ids: BTreeSet<&str> = filter.ids.iter().map(String::as_str).collect();
         let matches = |e: &&Eni| {
-            e.account == account
-                && e.region == region
+            self.sees(scope, e)
                 && (ids.is_empty() || ids.contains(e.id.as_str()))
-                && filter.vswitch.as_ref().is_none_or(|v| *v == e.vswitch)
+                && filter.subnet.as_ref().is_none_or(|v| *v == e.subnet)
                 && filter.vpc.as_ref().is_none_or(|v| *v == e.vpc)
                 && filter
                     .instance
@@ -1409,16 +967,16 @@ impl World {
 
     // -- helpers for tests and benchmarks ---------------------------------
 
-    /// Marks the `n` lowest free addresses of a vSwitch taken, as if used by
+    /// Marks the `n` lowest free addresses of a subnet taken, as if used by
     /// things the emulator does not model. Cost grows with the number of
     /// free intervals touched, not with `n`. Returns how many were taken
-    /// (fewer than `n` when the vSwitch runs out).
-    pub fn take_addresses(&mut self, vswitch: &str, n: u64) -> Result<u64, WorldError> {
+    /// (fewer than `n` when the subnet runs out).
+    pub fn take_addresses(&mut self, subnet: &str, n: u64) -> Result<u64, WorldError> {
         let vs = self
-            .vswitches
-            .get_mut(vswitch)
-            .ok_or_else(|| WorldError::VSwitchNotFound {
-                id: vswitch.to_string(),
+            .subnets
+            .get_mut(subnet)
+            .ok_or_else(|| WorldError::SubnetNotFound {
+                id: subnet.to_string(),
             })?;
         Ok(vs.alloc.carve_lowest(n, |_, _| {}))
     }
@@ -1433,13 +991,18 @@ impl World {
                 id: eni_id.to_string(),
             })?;
         let (account, region) = (eni.account.clone(), eni.region.clone());
+        let service = self.regions[&region].service;
         let needed = (eni.secondary_count() as u32).saturating_add(n);
         if self.secondary_limit(eni) < needed {
             self.set_eni_secondary_limit(eni_id, Some(needed))?;
         }
+        let scope = Scope {
+            account: &account,
+            service,
+            region: Some(&region),
+        };
         self.assign(
-            &account,
-            &region,
+            &scope,
             eni_id,
             &AssignRequest {
                 count: n,
@@ -1496,11 +1059,16 @@ mod tests {
     }
 
     fn small_world() -> World {
-        World::build(&WorldFile::single_vswitch(net("192.168.1.0/24"), 3)).unwrap()
+        World::build(&WorldFile::single_subnet(net("192.168.1.0/24"), 3)).unwrap()
     }
 
     const A: &str = "acct-bench";
     const R: &str = "cn-hangzhou";
+    const S: Scope<'static> = Scope {
+        account: A,
+        service: DialectId::AlibabaEcs,
+        region: Some(R),
+    };
 
     fn count(n: u32) -> AssignRequest {
         AssignRequest {
@@ -1518,7 +1086,7 @@ mod tests {
 
     #[test]
     fn allocator_hands_out_lowest_and_never_reserved() {
-        let mut a = Allocator::new(net("192.168.1.0/24"), Reserved::default());
+        let mut a = Allocator::new(net("192.168.1.0/24"), Reserved::ALIBABA);
         assert_eq!(a.free_count(), 252);
         assert!(!a.is_usable(u32::from(ip("192.168.1.0"))));
         assert!(!a.is_usable(u32::from(ip("192.168.1.253"))));
@@ -1540,7 +1108,7 @@ mod tests {
 
     #[test]
     fn allocator_splits_and_merges() {
-        let mut a = Allocator::new(net("10.0.0.0/24"), Reserved::default());
+        let mut a = Allocator::new(net("10.0.0.0/24"), Reserved::ALIBABA);
         let x = u32::from(ip("10.0.0.10"));
         assert!(a.take(x));
         assert!(!a.take(x));
@@ -1564,26 +1132,26 @@ mod tests {
 
     #[test]
     fn slash8_with_a_million_taken_stays_logarithmic() {
-        let mut world = World::build(&WorldFile::single_vswitch(net("10.0.0.0/8"), 1)).unwrap();
+        let mut world = World::build(&WorldFile::single_subnet(net("10.0.0.0/8"), 1)).unwrap();
         let start = std::time::Instant::now();
         assert_eq!(
             world.take_addresses("vsw-bench", 1_000_000).unwrap(),
             1_000_000
         );
         // Scatter another 100k so the free set is fragmented too.
-        let vs = world.vswitches.get_mut("vsw-bench").unwrap();
+        let vs = world.subnets.get_mut("vsw-bench").unwrap();
         let base = u32::from(ip("10.100.0.0"));
         for i in 0..100_000u32 {
             assert!(vs.alloc.take(base + 2 * i));
         }
         assert!(vs.alloc.intervals() > 100_000);
-        let got = world.assign(A, R, "eni-bench0", &count(10)).unwrap();
+        let got = world.assign(&S, "eni-bench0", &count(10)).unwrap();
         // eni-bench0's primary is 10.0.0.1; 1e6 after it are taken.
         assert_eq!(
             got[0],
             Ipv4Addr::from(u32::from(ip("10.0.0.2")) + 1_000_000)
         );
-        world.unassign(A, R, "eni-bench0", &got).unwrap();
+        world.unassign(&S, "eni-bench0", &got).unwrap();
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
@@ -1592,21 +1160,20 @@ mod tests {
         let mut w = small_world();
         // eni-bench0..2 hold .1 .2 .3 as primaries.
         let got = w
-            .assign(A, R, "eni-bench0", &explicit(&["192.168.1.50"]))
+            .assign(&S, "eni-bench0", &explicit(&["192.168.1.50"]))
             .unwrap();
         assert_eq!(got, vec![ip("192.168.1.50")]);
-        let got = w.assign(A, R, "eni-bench0", &count(2)).unwrap();
+        let got = w.assign(&S, "eni-bench0", &count(2)).unwrap();
         assert_eq!(got, vec![ip("192.168.1.4"), ip("192.168.1.5")]);
-        let eni = w.eni(A, R, "eni-bench0").unwrap();
+        let eni = w.eni(&S, "eni-bench0").unwrap();
         let order: Vec<_> = eni.secondaries().collect();
         assert_eq!(
             order,
             vec![ip("192.168.1.50"), ip("192.168.1.4"), ip("192.168.1.5")]
         );
-        w.unassign(A, R, "eni-bench0", &[ip("192.168.1.4")])
-            .unwrap();
+        w.unassign(&S, "eni-bench0", &[ip("192.168.1.4")]).unwrap();
         assert_eq!(
-            w.assign(A, R, "eni-bench1", &count(1)).unwrap(),
+            w.assign(&S, "eni-bench1", &count(1)).unwrap(),
             vec![ip("192.168.1.4")]
         );
     }
@@ -1614,8 +1181,8 @@ mod tests {
     #[test]
     fn quota_is_all_or_nothing() {
         let mut w = small_world();
-        w.assign(A, R, "eni-bench0", &count(8)).unwrap();
-        let err = w.assign(A, R, "eni-bench0", &count(3)).unwrap_err();
+        w.assign(&S, "eni-bench0", &count(8)).unwrap();
+        let err = w.assign(&S, "eni-bench0", &count(3)).unwrap_err();
         assert_eq!(
             err,
             WorldError::QuotaExceeded {
@@ -1624,12 +1191,12 @@ mod tests {
                 requested: 3
             }
         );
-        assert_eq!(w.eni(A, R, "eni-bench0").unwrap().secondary_count(), 8);
+        assert_eq!(w.eni(&S, "eni-bench0").unwrap().secondary_count(), 8);
         assert_eq!(
-            w.vswitch("vsw-bench").unwrap().allocator().free_count(),
+            w.subnet("vsw-bench").unwrap().allocator().free_count(),
             252 - 3 - 8
         );
-        let err = w.assign(A, R, "eni-bench0", &count(u32::MAX)).unwrap_err();
+        let err = w.assign(&S, "eni-bench0", &count(u32::MAX)).unwrap_err();
         assert!(matches!(err, WorldError::QuotaExceeded { .. }));
     }
 
@@ -1637,41 +1204,31 @@ mod tests {
     fn explicit_address_checks() {
         let mut w = small_world();
         assert!(matches!(
-            w.assign(A, R, "eni-bench0", &explicit(&["10.0.0.1"])),
+            w.assign(&S, "eni-bench0", &explicit(&["10.0.0.1"])),
             Err(WorldError::IpOutsideCidr { .. })
         ));
         for reserved in ["192.168.1.0", "192.168.1.253", "192.168.1.255"] {
             assert!(matches!(
-                w.assign(A, R, "eni-bench0", &explicit(&[reserved])),
+                w.assign(&S, "eni-bench0", &explicit(&[reserved])),
                 Err(WorldError::IpReserved { .. })
             ));
         }
         assert_eq!(
-            w.assign(
-                A,
-                R,
-                "eni-bench0",
-                &explicit(&["192.168.1.9", "192.168.1.9"])
-            ),
+            w.assign(&S, "eni-bench0", &explicit(&["192.168.1.9", "192.168.1.9"])),
             Err(WorldError::DuplicateIp {
                 ip: ip("192.168.1.9")
             })
         );
         // Another ENI's primary.
         assert_eq!(
-            w.assign(
-                A,
-                R,
-                "eni-bench0",
-                &explicit(&["192.168.1.9", "192.168.1.2"])
-            ),
+            w.assign(&S, "eni-bench0", &explicit(&["192.168.1.9", "192.168.1.2"])),
             Err(WorldError::IpAlreadyAssigned {
                 ip: ip("192.168.1.2"),
                 holder: Some("eni-bench1".into())
             })
         );
         assert!(
-            w.vswitch("vsw-bench").unwrap().is_free(ip("192.168.1.9")),
+            w.subnet("vsw-bench").unwrap().is_free(ip("192.168.1.9")),
             "nothing assigned"
         );
     }
@@ -1680,53 +1237,61 @@ mod tests {
     fn unassign_refuses_primary_and_foreign_and_is_all_or_nothing() {
         let mut w = small_world();
         w.assign(
-            A,
-            R,
+            &S,
             "eni-bench0",
             &explicit(&["192.168.1.20", "192.168.1.21"]),
         )
         .unwrap();
-        w.assign(A, R, "eni-bench1", &explicit(&["192.168.1.30"]))
+        w.assign(&S, "eni-bench1", &explicit(&["192.168.1.30"]))
             .unwrap();
         assert_eq!(
-            w.unassign(A, R, "eni-bench0", &[ip("192.168.1.20"), ip("192.168.1.1")]),
+            w.unassign(&S, "eni-bench0", &[ip("192.168.1.20"), ip("192.168.1.1")]),
             Err(WorldError::PrimaryIp {
                 ip: ip("192.168.1.1")
             })
         );
         assert_eq!(
-            w.unassign(
-                A,
-                R,
-                "eni-bench0",
-                &[ip("192.168.1.20"), ip("192.168.1.30")]
-            ),
+            w.unassign(&S, "eni-bench0", &[ip("192.168.1.20"), ip("192.168.1.30")]),
             Err(WorldError::IpNotOnEni {
                 ip: ip("192.168.1.30")
             })
         );
         assert!(matches!(
-            w.unassign(A, R, "eni-bench0", &[ip("172.16.0.1")]),
+            w.unassign(&S, "eni-bench0", &[ip("172.16.0.1")]),
             Err(WorldError::IpOutsideCidr { .. })
         ));
-        assert_eq!(w.eni(A, R, "eni-bench0").unwrap().secondary_count(), 2);
-        assert!(!w.vswitch("vsw-bench").unwrap().is_free(ip("192.168.1.20")));
+        assert_eq!(w.eni(&S, "eni-bench0").unwrap().secondary_count(), 2);
+        assert!(!w.subnet("vsw-bench").unwrap().is_free(ip("192.168.1.20")));
     }
 
     #[test]
     fn state_and_account_checks() {
         let mut w = small_world();
         assert!(matches!(
-            w.assign("someone-else", R, "eni-bench0", &count(1)),
+            w.assign(
+                &Scope {
+                    account: "someone-else",
+                    ..S
+                },
+                "eni-bench0",
+                &count(1)
+            ),
             Err(WorldError::EniNotFound { .. })
         ));
         assert!(matches!(
-            w.assign(A, "cn-beijing", "eni-bench0", &count(1)),
+            w.assign(
+                &Scope {
+                    region: Some("cn-beijing"),
+                    ..S
+                },
+                "eni-bench0",
+                &count(1)
+            ),
             Err(WorldError::EniNotFound { .. })
         ));
         w.set_eni_state("eni-bench0", EniState::Attaching).unwrap();
         assert_eq!(
-            w.assign(A, R, "eni-bench0", &count(1)),
+            w.assign(&S, "eni-bench0", &count(1)),
             Err(WorldError::EniState {
                 expected: "Available,InUse",
                 actual: EniState::Attaching
@@ -1737,77 +1302,81 @@ mod tests {
     #[test]
     fn allow_reassign_moves_a_secondary_but_never_a_primary() {
         let mut w = small_world();
-        w.assign(A, R, "eni-bench1", &explicit(&["192.168.1.40"]))
+        w.assign(&S, "eni-bench1", &explicit(&["192.168.1.40"]))
             .unwrap();
         let mut req = explicit(&["192.168.1.40"]);
-        assert!(w.assign(A, R, "eni-bench0", &req).is_err());
+        assert!(w.assign(&S, "eni-bench0", &req).is_err());
         req.allow_reassign = true;
-        w.assign(A, R, "eni-bench0", &req).unwrap();
-        assert!(!w.eni(A, R, "eni-bench1").unwrap().holds(ip("192.168.1.40")));
+        w.assign(&S, "eni-bench0", &req).unwrap();
+        assert!(!w.eni(&S, "eni-bench1").unwrap().holds(ip("192.168.1.40")));
         assert_eq!(
-            w.vswitch("vsw-bench").unwrap().owner(ip("192.168.1.40")),
+            w.subnet("vsw-bench").unwrap().owner(ip("192.168.1.40")),
             Some("eni-bench0")
         );
         let mut primary = explicit(&["192.168.1.3"]);
         primary.allow_reassign = true;
         assert!(matches!(
-            w.assign(A, R, "eni-bench0", &primary),
+            w.assign(&S, "eni-bench0", &primary),
             Err(WorldError::IpAlreadyAssigned { .. })
         ));
     }
 
     #[test]
     fn fill_eni_holds_a_thousand_and_unassign_stays_ordered() {
-        let mut w = World::build(&WorldFile::single_vswitch(net("10.0.0.0/8"), 1)).unwrap();
-        w.take_addresses(BENCH_VSWITCH, 1_000_000).unwrap();
+        let mut w = World::build(&WorldFile::single_subnet(net("10.0.0.0/8"), 1)).unwrap();
+        w.take_addresses(BENCH_SUBNET, 1_000_000).unwrap();
         let got = w.fill_eni("eni-bench0", 1000).unwrap();
         assert_eq!(got.len(), 1000);
-        let eni = w.eni(BENCH_ACCOUNT, BENCH_REGION, "eni-bench0").unwrap();
+        let eni = w.eni(&S, "eni-bench0").unwrap();
         assert_eq!(eni.secondary_count(), 1000);
-        w.unassign(BENCH_ACCOUNT, BENCH_REGION, "eni-bench0", &got[500..501])
-            .unwrap();
-        let order: Vec<_> = w.eni(A, R, "eni-bench0").unwrap().secondaries().collect();
+        w.unassign(&S, "eni-bench0", &got[500..501]).unwrap();
+        let order: Vec<_> = w.eni(&S, "eni-bench0").unwrap().secondaries().collect();
         assert_eq!(order.len(), 999);
         assert_eq!(order[500], got[501]);
     }
 
     #[test]
-    fn vswitch_exhaustion_assigns_nothing() {
-        let mut w = World::build(&WorldFile::single_vswitch(net("10.1.0.0/29"), 2)).unwrap();
+    fn subnet_exhaustion_assigns_nothing() {
+        let mut w = World::build(&WorldFile::single_subnet(net("10.1.0.0/29"), 2)).unwrap();
         // /29: .1-.4 usable; primaries hold .1 .2.
         assert_eq!(
-            w.assign(A, R, "eni-bench0", &count(3)),
-            Err(WorldError::VSwitchExhausted {
-                vswitch: "vsw-bench".into(),
+            w.assign(&S, "eni-bench0", &count(3)),
+            Err(WorldError::SubnetExhausted {
+                subnet: "vsw-bench".into(),
                 free: 2,
                 requested: 3
             })
         );
-        assert_eq!(w.vswitch("vsw-bench").unwrap().allocator().free_count(), 2);
+        assert_eq!(w.subnet("vsw-bench").unwrap().allocator().free_count(), 2);
     }
 
     #[test]
     fn inuse_limit_comes_from_the_instance_type() {
         let text = r#"
 accounts: [{id: a, access_keys: [{id: k, secret: s}]}]
-regions: [{id: r, zones: [z]}]
+regions: [{id: r, service: alibaba-ecs, zones: [z]}]
 vpcs: [{id: v, account: a, region: r, cidr: 10.0.0.0/16}]
-vswitches: [{id: s, vpc: v, zone: z, cidr: 10.0.0.0/24}]
+subnets: [{id: s, vpc: v, zone: z, cidr: 10.0.0.0/24}]
 instance_types: [{name: t, private_ips_per_eni: 6}]
 instances: [{id: i, account: a, region: r, zone: z, type: t, state: Stopping}]
 enis:
-  - {id: p, account: a, region: r, vswitch: s, state: InUse, type: Primary, instance: i}
-  - {id: e, account: a, region: r, vswitch: s, state: InUse, instance: i}
+  - {id: p, account: a, region: r, subnet: s, state: InUse, type: Primary, instance: i}
+  - {id: e, account: a, region: r, subnet: s, state: InUse, instance: i}
 "#;
         let mut w = World::build(&WorldFile::from_yaml(text, "t.yaml").unwrap()).unwrap();
-        assert_eq!(w.secondary_limit(w.eni("a", "r", "e").unwrap()), 5);
+        const AR: Scope<'static> = Scope {
+            account: "a",
+            service: DialectId::AlibabaEcs,
+            region: Some("r"),
+        };
+        assert_eq!(w.secondary_limit(w.eni(&AR, "e").unwrap()), 5);
         assert!(matches!(
-            w.assign("a", "r", "e", &count(6)),
+            w.assign(&AR, "e", &count(6)),
             Err(WorldError::QuotaExceeded { limit: 5, .. })
         ));
-        assert_eq!(w.assign("a", "r", "e", &count(5)).unwrap().len(), 5);
+        assert_eq!(w.assign(&AR, "e", &count(5)).unwrap().len(), 5);
         assert!(matches!(
-            w.assign("a", "r", "p", &count(1)),
+            w.assign(&AR, "p", &count(1)),
             Err(WorldError::InstanceState {
                 actual: InstanceState::Stopping,
                 ..
@@ -1819,23 +1388,23 @@ enis:
     fn build_rejects_inconsistent_worlds() {
         let base = |enis: &str| {
             format!(
-                "accounts: [{{id: a}}]\nregions: [{{id: r, zones: [z]}}]\n\
+                "accounts: [{{id: a}}]\nregions: [{{id: r, service: alibaba-ecs, zones: [z]}}]\n\
                  vpcs: [{{id: v, account: a, region: r, cidr: 10.0.0.0/16}}]\n\
-                 vswitches: [{{id: s, vpc: v, zone: z, cidr: 10.0.0.0/24}}]\nenis:\n{enis}"
+                 subnets: [{{id: s, vpc: v, zone: z, cidr: 10.0.0.0/24, reserved: {{first: 1, last: 3}}}}]\nenis:\n{enis}"
             )
         };
         let cases = [
-            ("  - {id: e, account: a, region: r, vswitch: nope, state: Available}", "vswitch `nope`"),
-            ("  - {id: e, account: a, region: r, vswitch: s, state: Available, primary_ip: 10.1.0.5}", "outside"),
-            ("  - {id: e, account: a, region: r, vswitch: s, state: Available, primary_ip: 10.0.0.254}", "reserved"),
+            ("  - {id: e, account: a, region: r, subnet: nope, state: Available}", "subnet `nope`"),
+            ("  - {id: e, account: a, region: r, subnet: s, state: Available, primary_ip: 10.1.0.5}", "outside"),
+            ("  - {id: e, account: a, region: r, subnet: s, state: Available, primary_ip: 10.0.0.254}", "reserved"),
             (
-                "  - {id: e, account: a, region: r, vswitch: s, state: Available, primary_ip: 10.0.0.5}\n  - {id: f, account: a, region: r, vswitch: s, state: Available, secondary_ips: [10.0.0.5]}",
+                "  - {id: e, account: a, region: r, subnet: s, state: Available, primary_ip: 10.0.0.5}\n  - {id: f, account: a, region: r, subnet: s, state: Available, secondary_ips: [10.0.0.5]}",
                 "already held by eni `e`",
             ),
-            ("  - {id: e, account: a, region: r, vswitch: s, state: InUse}", "needs an `instance`"),
-            ("  - {id: e, account: a, region: r, vswitch: s, state: Available, instance: i}", "Available ENI"),
+            ("  - {id: e, account: a, region: r, subnet: s, state: InUse}", "needs an `instance`"),
+            ("  - {id: e, account: a, region: r, subnet: s, state: Available, instance: i}", "Available ENI"),
             (
-                "  - {id: e, account: a, region: r, vswitch: s, state: Available, secondary_ips: [10.0.0.10, 10.0.0.11], max_secondaries: 1}",
+                "  - {id: e, account: a, region: r, subnet: s, state: Available, secondary_ips: [10.0.0.10, 10.0.0.11], max_secondaries: 1}",
                 "limit is 1",
             ),
         ];
@@ -1848,26 +1417,26 @@ enis:
 
     #[test]
     fn load_errors_name_line_column_and_suggest() {
-        let text = "accounts: []\nregions: []\nvpcs: []\nvswitches:\n  - {id: s, vpx: v, zone: z, cidr: 10.0.0.0/24}\n";
+        let text = "accounts: []\nregions: []\nvpcs: []\nsubnets:\n  - {id: s, vpx: v, zone: z, cidr: 10.0.0.0/24}\n";
         let err = WorldFile::from_yaml(text, "w.yaml")
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("w.yaml:5:"), "{err}");
+        assert!(err.contains("--> w.yaml:5:"), "{err}");
         assert!(err.contains("did you mean `vpc`"), "{err}");
         assert!(err.contains("  - {id: s, vpx"), "{err}");
         assert!(err.contains('^'), "{err}");
         let err = WorldFile::from_yaml(
-            "accounts: []\nregions: []\nvpcs: []\nvswitches: []\nenis: [{id: e}]\n",
+            "accounts: []\nregions: []\nvpcs: []\nsubnets: []\nenis: [{id: e}]\n",
             "w.yaml",
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("add the required key"), "{err}");
+        assert!(err.contains("missing field `account`"), "{err}");
     }
 
     #[test]
     fn concurrent_assigns_never_share_an_address() {
-        let mut w = World::build(&WorldFile::single_vswitch(net("10.2.0.0/22"), 8)).unwrap();
+        let mut w = World::build(&WorldFile::single_subnet(net("10.2.0.0/22"), 8)).unwrap();
         for i in 0..8 {
             w.set_eni_secondary_limit(&format!("eni-bench{i}"), Some(1000))
                 .unwrap();
@@ -1880,7 +1449,7 @@ enis:
                     let eni = format!("eni-bench{t}");
                     let mut mine = Vec::new();
                     for _ in 0..100 {
-                        let got = world.lock().unwrap().assign(A, R, &eni, &count(1)).unwrap();
+                        let got = world.lock().unwrap().assign(&S, &eni, &count(1)).unwrap();
                         mine.extend(got.into_iter().map(|ip| (ip, eni.clone())));
                     }
                     mine
@@ -1899,7 +1468,7 @@ enis:
         let w = world.lock().unwrap();
         for (ip, eni) in &owner {
             assert_eq!(
-                w.vswitch("vsw-bench").unwrap().owner(*ip),
+                w.subnet("vsw-bench").unwrap().owner(*ip),
                 Some(eni.as_str())
             );
         }

@@ -1,0 +1,270 @@
+//! Alibaba ECS (API 2014-05-26) over the neutral world:
+//! AssignPrivateIpAddresses, UnassignPrivateIpAddresses and
+//! DescribeNetworkInterfaces.
+//!
+//! The request pipeline (signatures, validation, envelope) is the shared
+//! Alibaba RPC module's; this module gives ECS's words for the world's
+//! outcomes (codes and messages; statuses come from the specs) and the
+//! shape of its bodies (`PrivateIpSet.PrivateIpAddress[]`).
+
+use std::net::Ipv4Addr;
+
+use serde_json::{Map, Value};
+
+use super::{object, OpCall, Product, RpcError};
+use crate::dialect::DialectId;
+use crate::emulator::world::{AssignRequest, Eni, EniFilter, WorldError};
+
+pub struct Ecs;
+
+impl Product for Ecs {
+    fn dialect(&self) -> DialectId {
+        DialectId::AlibabaEcs
+    }
+
+    fn version(&self) -> &'static str {
+        "2014-05-26"
+    }
+
+    fn host_id(&self) -> &'static str {
+        "ecs.aliyuncs.com"
+    }
+
+    fn name(&self) -> &'static str {
+        "Ecs"
+    }
+
+    fn world_error(&self, _operation: &str, e: WorldError) -> RpcError {
+        match e {
+            WorldError::EniNotFound { id } => RpcError::new(
+                "InvalidEniId.NotFound",
+                format!("The specified EniId \"{id}\" is not found."),
+            ),
+            WorldError::SubnetNotFound { id } => RpcError::new(
+                "InvalidVSwitchId.NotFound",
+                format!("The specified VSwitchId \"{id}\" is not found."),
+            ),
+            WorldError::SubnetNotInNetwork { subnet, .. } => RpcError::new(
+                "InvalidOperation.VpcMismatch",
+                format!("The specified VSwitch \"{subnet}\" is not in the VPC of the ENI."),
+            ),
+            WorldError::OperationNotOffered { region, operation } => RpcError::new(
+                "Forbidden.RegionId",
+                format!("The operation {operation} is not supported in the region \"{region}\"."),
+            ),
+            WorldError::EniState { expected, actual } => RpcError::new(
+                "InvalidOperation.InvalidEniState",
+                format!(
+                    "The operation is not allowed in the current ENI state. Expecting status is \"{expected}\" while current status is \"{actual}\"."
+                ),
+            ),
+            WorldError::InstanceState {
+                instance,
+                expected,
+                actual,
+            } => RpcError::new(
+                "InvalidOperation.InvalidEcsState",
+                format!(
+                    "The operation is not allowed in the current state of instance \"{instance}\". Expecting status is \"{expected}\" while current status is \"{actual}\"."
+                ),
+            ),
+            WorldError::IpOutsideCidr { ip, cidr } | WorldError::IpReserved { ip, cidr } => {
+                RpcError::new(
+                    "InvalidVSwitchId.IpInvalid",
+                    format!(
+                        "The specified IpAddress \"{ip}\" is not valid in VSwitch CIDR block \"{cidr}\"."
+                    ),
+                )
+            }
+            WorldError::IpAlreadyAssigned { ip, .. } => RpcError::new(
+                "InvalidIp.IpAssigned",
+                format!("The specified IP \"{ip}\" is already assigned."),
+            ),
+            WorldError::QuotaExceeded {
+                limit,
+                current,
+                requested,
+            } => RpcError::new(
+                "InvalidOperation.Ipv4CountExceeded",
+                format!(
+                    "The number of IPv4 addresses exceeds the limit: the ENI may hold {limit} secondary private IPs, holds {current}, {requested} requested."
+                ),
+            ),
+            WorldError::SubnetExhausted { subnet, .. } => RpcError::new(
+                "InvalidVSwitchId.IpNotEnough",
+                format!("The specified VSwitch \"{subnet}\" has not enough IpAddress."),
+            ),
+            WorldError::IpNotOnEni { ip } | WorldError::PrimaryIp { ip } => RpcError::new(
+                "InvalidIp.IpUnassigned",
+                format!("The specified IP \"{ip}\" is not assigned on this ENI."),
+            ),
+            // The spec's `unique` refuses repeats before the world sees them.
+            WorldError::DuplicateIp { ip } => RpcError::new(
+                "InvalidParameter",
+                format!("The specified parameter \"PrivateIpAddress.N\" is not valid: {ip} is given twice."),
+            ),
+        }
+    }
+
+    fn not_permitted(&self, operation: &str) -> RpcError {
+        RpcError::new(
+            "Forbidden.SubUser",
+            format!(
+                "The specified RAM user is not authorized to perform {operation} on this resource."
+            ),
+        )
+    }
+
+    fn operation(&self, call: &OpCall<'_>) -> Result<Value, RpcError> {
+        match call.action {
+            "AssignPrivateIpAddresses" => assign(call),
+            "UnassignPrivateIpAddresses" => unassign(call),
+            "DescribeNetworkInterfaces" => describe(call),
+            other => Err(RpcError::new(
+                "InvalidAction",
+                format!(
+                    "Specified api \"{other}\" is not found, please check your url and method."
+                ),
+            )),
+        }
+    }
+}
+
+fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
+    let action = call.action;
+    move |e| Ecs.world_error(action, e)
+}
+
+fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+    let p = call.params;
+    let region = p.value("RegionId").unwrap_or_default();
+    let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
+    let request = AssignRequest {
+        explicit: p.ipv4_list("PrivateIpAddress"),
+        count: u32::try_from(p.integer("SecondaryPrivateIpAddressCount", 0)).unwrap_or(0),
+        allow_reassign: false,
+        subnet: None,
+    };
+    let scope = call.scope(&Ecs, Some(region));
+    let assigned = {
+        let mut world = call.state.world();
+        world
+            .check_offered(&scope, call.action)
+            .map_err(world_error(call))?;
+        world
+            .assign(&scope, eni_id, &request)
+            .map_err(world_error(call))?
+    };
+    let ips: Vec<Value> = assigned.iter().map(|ip| ip.to_string().into()).collect();
+    Ok(object([
+        ("RequestId", call.request_id.into()),
+        (
+            "AssignedPrivateIpAddressesSet",
+            object([
+                ("NetworkInterfaceId", eni_id.into()),
+                (
+                    "PrivateIpSet",
+                    object([("PrivateIpAddress", Value::Array(ips))]),
+                ),
+            ]),
+        ),
+    ]))
+}
+
+fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+    let p = call.params;
+    let region = p.value("RegionId").unwrap_or_default();
+    let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
+    let ips = p.ipv4_list("PrivateIpAddress");
+    let scope = call.scope(&Ecs, Some(region));
+    {
+        let mut world = call.state.world();
+        world
+            .check_offered(&scope, call.action)
+            .map_err(world_error(call))?;
+        world
+            .unassign(&scope, eni_id, &ips)
+            .map_err(world_error(call))?;
+    }
+    Ok(object([("RequestId", call.request_id.into())]))
+}
+
+fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
+    let p = call.params;
+    let region = p.value("RegionId").unwrap_or_default();
+    let page_number = p.integer("PageNumber", 1);
+    let page_size = p.integer("PageSize", 10);
+    let filter = EniFilter {
+        ids: p
+            .list("NetworkInterfaceId")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        subnet: p.value("VSwitchId").map(str::to_string),
+        vpc: p.value("VpcId").map(str::to_string),
+        instance: p.value("InstanceId").map(str::to_string),
+        state: p.value("Status").map(str::to_string),
+        eni_type: p.value("Type").map(str::to_string),
+        primary_ip: p.ipv4("PrimaryIpAddress"),
+        private_ips: p.ipv4_list("PrivateIpAddress"),
+    };
+    let scope = call.scope(&Ecs, Some(region));
+    let (total, page) = {
+        let world = call.state.world();
+        world
+            .check_offered(&scope, call.action)
+            .map_err(world_error(call))?;
+        let found = world.describe(&scope, &filter);
+        let skip = usize::try_from(page_number - 1)
+            .unwrap_or(0)
+            .saturating_mul(usize::try_from(page_size).unwrap_or(0));
+        let page: Vec<Value> = found
+            .iter()
+            .skip(skip)
+            .take(usize::try_from(page_size).unwrap_or(0))
+            .map(|eni| eni_json(eni))
+            .collect();
+        (found.len(), page)
+    };
+    Ok(object([
+        ("RequestId", call.request_id.into()),
+        ("TotalCount", total.into()),
+        ("PageNumber", page_number.into()),
+        ("PageSize", page_size.into()),
+        (
+            "NetworkInterfaceSets",
+            object([("NetworkInterfaceSet", Value::Array(page))]),
+        ),
+    ]))
+}
+
+fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {
+    object([
+        ("PrivateIpAddress", ip.to_string().into()),
+        ("Primary", primary.into()),
+    ])
+}
+
+fn eni_json(eni: &Eni) -> Value {
+    let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
+    ips.push(ip_entry(eni.primary_ip, true));
+    ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
+    let mut m = Map::new();
+    m.insert("NetworkInterfaceId".into(), eni.id.clone().into());
+    m.insert("Status".into(), eni.state.to_string().into());
+    m.insert("Type".into(), eni.eni_type.to_string().into());
+    m.insert("VpcId".into(), eni.vpc.clone().into());
+    m.insert("VSwitchId".into(), eni.subnet.clone().into());
+    m.insert("ZoneId".into(), eni.zone.clone().into());
+    m.insert("PrivateIpAddress".into(), eni.primary_ip.to_string().into());
+    m.insert("MacAddress".into(), eni.mac.clone().into());
+    m.insert(
+        "InstanceId".into(),
+        eni.instance.clone().unwrap_or_default().into(),
+    );
+    m.insert(
+        "PrivateIpSets".into(),
+        object([("PrivateIpSet", Value::Array(ips))]),
+    );
+    Value::Object(m)
+}

@@ -1,0 +1,348 @@
+//! Request validation from the spec: the one place that decides whether a
+//! request's parameters fit an operation's contract.
+//!
+//! The emulator refuses a request with it, the lint checks a case's values
+//! with it, so a bound can never differ between the two. It finds the first
+//! [`Violation`] in a fixed order (missing, malformed, rules, duplicates,
+//! unknown), in neutral terms; the dialect's `_common.yaml` says in its
+//! `validation:` block which vendor code and message each kind gets.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::file::{ParamSpec, ParamType};
+use super::OperationSpec;
+
+/// What a dialect answers to each kind of violation (`validation:` in its
+/// `_common.yaml`). In a code, `%s` is the parameter's name without `.N`;
+/// in a message, the name as the request sent it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    /// An empty value counts as not given (the Alibaba SDKs send optional
+    /// parameters empty).
+    #[serde(default)]
+    pub empty_is_absent: bool,
+    pub missing: Reply,
+    pub malformed: Reply,
+    pub out_of_range: Reply,
+    pub bad_index: Reply,
+    pub duplicate: Reply,
+    pub unknown: Reply,
+    pub conflict: Reply,
+    pub none_given: Reply,
+}
+
+/// A vendor code and message, either possibly holding `%s`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reply {
+    pub code: String,
+    pub message: String,
+}
+
+/// The kinds of violation, in the order they are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViolationKind {
+    Missing,
+    Malformed,
+    OutOfRange,
+    BadIndex,
+    NoneGiven,
+    Conflict,
+    Duplicate,
+    Unknown,
+}
+
+/// The first way a request breaks its operation's parameter contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    /// The parameter as codes name it: a list's stem (`PrivateIpAddress`).
+    pub parameter: String,
+    /// The parameter as the request sent it (`PrivateIpAddress.2`), or as
+    /// the spec names it when it was not sent (`PrivateIpAddress.N`).
+    pub wire_name: String,
+    /// What is wrong, for people: "`x` is not an IPv4 address".
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}`: {}", self.wire_name, self.detail)
+    }
+}
+
+impl Validation {
+    pub fn reply(&self, kind: ViolationKind) -> &Reply {
+        match kind {
+            ViolationKind::Missing => &self.missing,
+            ViolationKind::Malformed => &self.malformed,
+            ViolationKind::OutOfRange => &self.out_of_range,
+            ViolationKind::BadIndex => &self.bad_index,
+            ViolationKind::Duplicate => &self.duplicate,
+            ViolationKind::Unknown => &self.unknown,
+            ViolationKind::Conflict => &self.conflict,
+            ViolationKind::NoneGiven => &self.none_given,
+        }
+    }
+
+    /// The vendor code and message for `v`.
+    pub fn render(&self, v: &Violation) -> (String, String) {
+        let reply = self.reply(v.kind);
+        (
+            reply.code.replace("%s", &v.parameter),
+            reply.message.replace("%s", &v.wire_name),
+        )
+    }
+}
+
+impl OperationSpec {
+    /// Checks `params` (name, value as received) against the operation's
+    /// and the dialect's common parameters. A value of `None` is present but
+    /// unknown (lint: a capture of an earlier step) and is not checked.
+    pub fn validate<'p>(
+        &self,
+        params: impl IntoIterator<Item = (&'p str, Option<&'p str>)>,
+        empty_is_absent: bool,
+    ) -> Result<(), Violation> {
+        // Each received parameter, tied to its spec (own parameters first).
+        let all: Vec<&ParamSpec> = self
+            .parameters
+            .iter()
+            .chain(&self.common_parameters)
+            .collect();
+        let mut present: Vec<Vec<Received<'p>>> = vec![Vec::new(); all.len()];
+        let mut unknown: Option<&str> = None;
+        for (name, value) in params {
+            if empty_is_absent && value == Some("") {
+                continue;
+            }
+            match all
+                .iter()
+                .enumerate()
+                .find_map(|(i, p)| p.element_index(name).map(|idx| (i, idx)))
+            {
+                Some((i, index)) => present[i].push(Received { name, index, value }),
+                None => {
+                    unknown.get_or_insert(name);
+                }
+            }
+        }
+
+        for (spec, got) in all.iter().zip(&present) {
+            if spec.required && got.is_empty() {
+                return Err(violation(
+                    ViolationKind::Missing,
+                    spec,
+                    &spec.name,
+                    "is required and was not given".into(),
+                ));
+            }
+        }
+
+        for (spec, got) in all.iter().zip(present.iter_mut()) {
+            check_values(spec, got)?;
+        }
+
+        for rule in &self.rules {
+            let given: Vec<&ParamSpec> = rule
+                .parameters()
+                .iter()
+                .filter_map(|name| {
+                    all.iter()
+                        .zip(&present)
+                        .find(|(p, _)| &p.name == name)
+                        .filter(|(_, got)| !got.is_empty())
+                        .map(|(p, _)| *p)
+                })
+                .collect();
+            if given.len() > 1 {
+                let later = given[given.len() - 1];
+                let first = given[0];
+                return Err(violation(
+                    ViolationKind::Conflict,
+                    later,
+                    &later.name,
+                    format!("may not be given together with `{}`", first.name),
+                ));
+            }
+            if given.is_empty() && rule.exactly_one_of.is_some() {
+                let names = rule.parameters().join(" or ");
+                return Err(Violation {
+                    kind: ViolationKind::NoneGiven,
+                    parameter: names.clone(),
+                    wire_name: names,
+                    detail: "one of them is required".into(),
+                });
+            }
+        }
+
+        for (spec, got) in all.iter().zip(&present) {
+            if !spec.unique {
+                continue;
+            }
+            for (i, item) in got.iter().enumerate() {
+                let Some(value) = item.value else { continue };
+                if got[..i].iter().any(|prev| prev.value == Some(value)) {
+                    return Err(violation(
+                        ViolationKind::Duplicate,
+                        spec,
+                        item.name,
+                        format!("`{value}` is given twice"),
+                    ));
+                }
+            }
+        }
+
+        if let Some(name) = unknown {
+            return Err(Violation {
+                kind: ViolationKind::Unknown,
+                parameter: name.to_string(),
+                wire_name: name.to_string(),
+                detail: format!("is not a parameter of {}", self.operation),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct Received<'p> {
+    name: &'p str,
+    /// The index of a repeat-list element, as sent.
+    index: Option<&'p str>,
+    value: Option<&'p str>,
+}
+
+fn violation(kind: ViolationKind, spec: &ParamSpec, wire_name: &str, detail: String) -> Violation {
+    Violation {
+        kind,
+        parameter: spec.stem().to_string(),
+        wire_name: wire_name.to_string(),
+        detail,
+    }
+}
+
+/// Indexes, then types and bounds; sorts a list's elements by index so that
+/// duplicates are reported at the later one.
+fn check_values(spec: &ParamSpec, got: &mut [Received<'_>]) -> Result<(), Violation> {
+    if let Some(repeat) = spec.repeat {
+        for item in got.iter() {
+            let index = item.index.unwrap_or("");
+            let n = index
+                .parse::<u32>()
+                .ok()
+                .filter(|_| !index.starts_with(['0', '+']));
+            match n {
+                Some(n) if (repeat.min..=repeat.max).contains(&n) => {}
+                _ => {
+                    return Err(violation(
+                        ViolationKind::BadIndex,
+                        spec,
+                        item.name,
+                        format!(
+                            "the index must be a number from {} to {}",
+                            repeat.min, repeat.max
+                        ),
+                    ))
+                }
+            }
+        }
+        got.sort_by_key(|item| item.index.and_then(|i| i.parse::<u32>().ok()));
+        for (i, item) in got.iter().enumerate() {
+            if got[..i].iter().any(|prev| prev.index == item.index) {
+                return Err(violation(
+                    ViolationKind::BadIndex,
+                    spec,
+                    item.name,
+                    "is given twice".into(),
+                ));
+            }
+        }
+    } else if got.len() > 1 {
+        return Err(violation(
+            ViolationKind::Malformed,
+            spec,
+            got[1].name,
+            "is given more than once".into(),
+        ));
+    }
+    for item in got.iter() {
+        let Some(value) = item.value else { continue };
+        check_value(spec, item.name, value)?;
+    }
+    Ok(())
+}
+
+fn check_value(spec: &ParamSpec, name: &str, value: &str) -> Result<(), Violation> {
+    match spec.kind {
+        ParamType::String => {}
+        ParamType::Ipv4 => {
+            if value.parse::<Ipv4Addr>().is_err() {
+                return Err(violation(
+                    ViolationKind::Malformed,
+                    spec,
+                    name,
+                    format!("`{value}` is not an IPv4 address"),
+                ));
+            }
+        }
+        ParamType::Boolean => {
+            if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
+                return Err(violation(
+                    ViolationKind::Malformed,
+                    spec,
+                    name,
+                    format!("`{value}` is not true or false"),
+                ));
+            }
+        }
+        ParamType::Integer => {
+            let Ok(n) = value.parse::<i32>() else {
+                return Err(violation(
+                    ViolationKind::Malformed,
+                    spec,
+                    name,
+                    format!("`{value}` is not a 32-bit integer"),
+                ));
+            };
+            let n = i64::from(n);
+            if spec.minimum.is_some_and(|min| n < min) || spec.maximum.is_some_and(|max| n > max) {
+                let bound = match (spec.minimum, spec.maximum) {
+                    (Some(a), Some(b)) => format!("from {a} to {b}"),
+                    (Some(a), None) => format!("at least {a}"),
+                    (None, Some(b)) => format!("at most {b}"),
+                    (None, None) => "within its bounds".to_string(),
+                };
+                return Err(violation(
+                    ViolationKind::OutOfRange,
+                    spec,
+                    name,
+                    format!("`{value}` must be {bound}"),
+                ));
+            }
+        }
+    }
+    if let Some(values) = &spec.values {
+        let allowed = values.iter().any(|v| {
+            if spec.ignore_case {
+                v.eq_ignore_ascii_case(value)
+            } else {
+                v == value
+            }
+        });
+        if !allowed {
+            return Err(violation(
+                ViolationKind::OutOfRange,
+                spec,
+                name,
+                format!("`{value}` is not one of {}", values.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
