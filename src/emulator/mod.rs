@@ -37,8 +37,9 @@ use world::{World, WorldBuildError, WorldFile};
 /// Largest request body read; RPC bodies are a few hundred bytes.
 pub const MAX_BODY: usize = 1 << 20;
 /// Largest query string read: far above any real request (100 list
-/// elements of 40 characters), far below what would cost memory.
-pub const MAX_QUERY: usize = 64 << 10;
+/// elements of 40 characters), far below what would cost memory, and below
+/// the 64 KiB an HTTP client library will put in a request line.
+pub const MAX_QUERY: usize = 32 << 10;
 
 /// The emulator's clock: real time, or a pinned instant, plus an offset
 /// that tests (and later the runner's waits) advance instead of sleeping.

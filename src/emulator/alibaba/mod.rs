@@ -19,6 +19,8 @@
 
 pub mod ecs;
 pub mod ens;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
