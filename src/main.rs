@@ -102,6 +102,11 @@ enum Command {
         /// World file (default: the built-in cases/worlds/default.yaml).
         #[arg(long)]
         world: Option<PathBuf>,
+        /// Run the emulator's clock this many seconds ahead (negative:
+        /// behind), to see how a client handles a server whose clock
+        /// disagrees: its signed timestamps then fall outside the window.
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        clock_offset: i64,
     },
     /// Measure the emulator and the harness; prints a table.
     Bench {
@@ -150,7 +155,11 @@ fn main() -> ExitCode {
             verbose,
         })),
         Command::Lint { inputs } => lint(&inputs),
-        Command::Emulate { listen, world } => runtime.block_on(emulate(listen, world.as_deref())),
+        Command::Emulate {
+            listen,
+            world,
+            clock_offset,
+        } => runtime.block_on(emulate(listen, world.as_deref(), clock_offset)),
         Command::Bench { quick, only } => runtime
             .block_on(ipconform::bench::run(quick, only.as_deref()))
             .map(|table| {
@@ -328,7 +337,11 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-async fn emulate(listen: SocketAddr, world: Option<&std::path::Path>) -> Result<u8, Failure> {
+async fn emulate(
+    listen: SocketAddr,
+    world: Option<&std::path::Path>,
+    clock_offset: i64,
+) -> Result<u8, Failure> {
     let world = match world {
         Some(path) => load_world(path).map_err(invalid)?,
         None => ipconform::emulator::world::WorldFile::builtin().map_err(invalid)?,
@@ -342,6 +355,12 @@ async fn emulate(listen: SocketAddr, world: Option<&std::path::Path>) -> Result<
     let emulator = ipconform::emulator::start(&world, listen)
         .await
         .with_context(|| format!("failed to listen on {listen}"))?;
+    let offset = chrono::TimeDelta::try_seconds(clock_offset).ok_or_else(|| {
+        invalid(anyhow::anyhow!(
+            "--clock-offset {clock_offset} is too far; give seconds within a few thousand years"
+        ))
+    })?;
+    emulator.state().advance(offset);
     // Scripts read this line to learn the port; it must come first.
     println!("listening on {}", emulator.base_url());
     tokio::signal::ctrl_c()
