@@ -221,6 +221,9 @@ fn assert_error(got: &(u16, Value), status: u16, code: &str, host: &str) {
     assert!(uuid::Uuid::parse_str(rid).is_ok() && rid == rid.to_ascii_uppercase());
 }
 
+/// A request's parameters, the status and the code it must get.
+type ExpectedRefusal<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+
 fn ecs_error(got: &(u16, Value), status: u16, code: &str) {
     assert_error(got, status, code, "ecs.aliyuncs.com");
 }
@@ -522,7 +525,7 @@ async fn ecs_error_codes_and_statuses_change_nothing() {
     };
     let count1 = ("SecondaryPrivateIpAddressCount", "1");
     let available = "eni-bp1emu0available00001";
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<ExpectedRefusal<'_>> = vec![
         (
             assign("eni-doesnotexist", count1),
             404,
@@ -1234,4 +1237,283 @@ async fn concurrent_http_assigns_never_share_an_address() {
         }
     }
     assert_eq!(seen.len(), 6 * 5 * 4);
+}
+
+#[tokio::test]
+async fn ens_cycle_signed_v1_and_v3() {
+    let emu = Emu::start().await;
+    let eni = emu.ens("eni.available");
+    let primary = emu.ens("eni.available.primary_ip");
+    for (signing, method) in [("v1", Method::Get), ("v3", Method::Post)] {
+        let mut req = Req::ens(&[
+            ("Action", "AssignPrivateIpAddresses"),
+            ("NetworkInterfaceId", eni),
+        ]);
+        req.signing = signing;
+        req.method = method;
+        let (status, body) = emu.send(&req).await;
+        assert_eq!(status, 200, "{signing}: {body}");
+        // ENS lists a flat PrivateIpSet of strings; the lowest free address.
+        assert_eq!(
+            body["AssignedPrivateIpAddressesSet"],
+            json!({"NetworkInterfaceId": eni, "PrivateIpSet": ["10.8.1.1"]})
+        );
+        assert_eq!(
+            ips_of(&emu, DialectId::AlibabaEns, eni).await,
+            [primary, "10.8.1.1"]
+        );
+        let mut req = Req::ens(&[
+            ("Action", "UnassignPrivateIpAddresses"),
+            ("NetworkInterfaceId", eni),
+            ("PrivateIpAddress.1", "10.8.1.1"),
+        ]);
+        req.signing = signing;
+        req.method = method;
+        let (status, body) = emu.send(&req).await;
+        assert_eq!(status, 200, "{signing}: {body}");
+        assert_eq!(body.as_object().unwrap().len(), 1, "RequestId only: {body}");
+        assert_eq!(ips_of(&emu, DialectId::AlibabaEns, eni).await, [primary]);
+    }
+}
+
+#[tokio::test]
+async fn ens_assigns_from_a_named_vswitch_and_releases_there() {
+    let emu = Emu::start().await;
+    let eni = emu.ens("eni.available");
+    let second = emu.ens("vswitch.second");
+    let (status, body) = emu
+        .send(&Req::ens(&[
+            ("Action", "AssignPrivateIpAddresses"),
+            ("NetworkInterfaceId", eni),
+            ("VSwitchId", second),
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ip = body["AssignedPrivateIpAddressesSet"]["PrivateIpSet"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cidr: ipnet::Ipv4Net = emu.ens("vswitch.second.cidr").parse().unwrap();
+    assert!(
+        cidr.contains(&ip.parse::<Ipv4Addr>().unwrap()),
+        "{ip} in {cidr}"
+    );
+    {
+        let world = emu.emu.state().world();
+        assert_eq!(
+            world.subnet(second).unwrap().owner(ip.parse().unwrap()),
+            Some(eni)
+        );
+    }
+    let (status, _) = emu
+        .send(&Req::ens(&[
+            ("Action", "UnassignPrivateIpAddresses"),
+            ("NetworkInterfaceId", eni),
+            ("PrivateIpAddress.1", &ip),
+        ]))
+        .await;
+    assert_eq!(status, 200);
+    let world = emu.emu.state().world();
+    let subnet = world.subnet(second).unwrap();
+    assert!(
+        subnet.is_free(ip.parse().unwrap()),
+        "released into {second}"
+    );
+    assert_eq!(subnet.owner(ip.parse().unwrap()), None);
+}
+
+#[tokio::test]
+async fn ens_error_codes_change_nothing() {
+    let emu = Emu::start().await;
+    let f = |key: &str| emu.ens(key).to_string();
+    let assign = |eni: String, extra: Option<(&'static str, String)>| {
+        let mut p = vec![
+            ("Action", "AssignPrivateIpAddresses".to_string()),
+            ("NetworkInterfaceId", eni),
+        ];
+        p.extend(extra);
+        p
+    };
+    let unassign = |eni: String, ips: &[&str]| {
+        let mut p = vec![
+            ("Action", "UnassignPrivateIpAddresses".to_string()),
+            ("NetworkInterfaceId", eni),
+        ];
+        let names = ["PrivateIpAddress.1", "PrivateIpAddress.2"];
+        p.extend(ips.iter().zip(names).map(|(ip, n)| (n, ip.to_string())));
+        p
+    };
+    let ecs_eni = emu.ecs("eni.available").to_string();
+    let cases: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (
+            assign("eni-doesnotexist".into(), None),
+            "InvalidEniId.NotFound",
+        ),
+        (
+            assign(f("eni.other_account"), None),
+            "InvalidEniId.NotFound",
+        ),
+        (assign(ecs_eni, None), "InvalidEniId.NotFound"),
+        (assign(f("eni.attaching"), None), "IncorrectEniStatus"),
+        (
+            assign(f("eni.primary_of_stopping"), None),
+            "IncorrectInstanceStatus",
+        ),
+        (assign(f("eni.full"), None), "MaxEniPrivateIpsCountExceeded"),
+        (
+            assign(f("eni.exhausted"), None),
+            "InvalidVSwitchId.IpNotEnough",
+        ),
+        (
+            assign(f("eni.available"), Some(("VSwitchId", "vsw-nope".into()))),
+            "InvalidVSwitchId.NotFound",
+        ),
+        (
+            assign(
+                f("eni.available"),
+                Some(("VSwitchId", f("vswitch.other_network"))),
+            ),
+            "InvalidVSwitchId.NotBelongNetwork",
+        ),
+        (
+            assign(f("eni.available"), Some(("Foo", "bar".into()))),
+            "InvalidParameter.Foo",
+        ),
+        (
+            vec![("Action", "AssignPrivateIpAddresses".into())],
+            "MissingNetworkInterfaceId",
+        ),
+        (
+            unassign(f("eni.with_secondaries"), &[]),
+            "MissingPrivateIpAddress",
+        ),
+        (
+            unassign(f("eni.with_secondaries"), &["nope"]),
+            "InvalidPrivateIpAddress",
+        ),
+        (
+            unassign(f("eni.with_secondaries"), &["10.8.1.20", "10.8.1.20"]),
+            "InvalidParameter.PrivateIpAddress",
+        ),
+        (
+            unassign(f("eni.with_secondaries"), &["10.8.1.99"]),
+            "InvalidPrivateIpAddress.NotFound",
+        ),
+        (
+            unassign(f("eni.with_secondaries"), &["10.8.1.20", "10.8.200.9"]),
+            "InvalidPrivateIpAddress.NotFound",
+        ),
+        (
+            unassign(
+                f("eni.with_secondaries"),
+                &[emu.ens("eni.with_secondaries.primary_ip")],
+            ),
+            "IncorrectPrivateIpAddressStatus",
+        ),
+    ];
+    for (params, code) in &cases {
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        ens_error(&emu.send(&Req::ens(&params)).await, code);
+    }
+    let reader = Req::ens(&[
+        ("Action", "AssignPrivateIpAddresses"),
+        ("NetworkInterfaceId", emu.ens("eni.available")),
+    ])
+    .creds("ram_describe_only");
+    ens_error(&emu.send(&reader).await, "NoPermission");
+    // The gateway's codes keep their statuses on ENS.
+    let describe = || Req::ens(&[("Action", "DescribeNetworkInterfaces")]);
+    assert_error(
+        &emu.send(&describe().creds("unknown")).await,
+        404,
+        "InvalidAccessKeyId.NotFound",
+        "ens.aliyuncs.com",
+    );
+    assert_error(
+        &emu.send(&describe().creds("disabled")).await,
+        403,
+        "Abs.InvalidAccount.NotFound",
+        "ens.aliyuncs.com",
+    );
+    ens_error(
+        &emu.send(&describe().creds("wrong_secret").v3()).await,
+        "SignatureDoesNotMatch",
+    );
+    // Nothing changed.
+    assert_eq!(
+        ips_of(&emu, DialectId::AlibabaEns, emu.ens("eni.with_secondaries")).await,
+        ["10.8.1.11", "10.8.1.20", "10.8.1.21"]
+    );
+    assert_eq!(
+        ips_of(&emu, DialectId::AlibabaEns, emu.ens("eni.available")).await,
+        [emu.ens("eni.available.primary_ip")]
+    );
+    assert_eq!(
+        ips_of(&emu, DialectId::AlibabaEns, emu.ens("eni.full"))
+            .await
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn ens_describe_filters_and_pages() {
+    let emu = Emu::start().await;
+    let describe = |extra: &[(&'static str, &'static str)]| {
+        let mut p = vec![("Action", "DescribeNetworkInterfaces")];
+        p.extend_from_slice(extra);
+        Req::ens(&p)
+    };
+    let ids = |body: &Value| -> Vec<String> {
+        body["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["NetworkInterfaceId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (status, all) = emu.send(&describe(&[])).await;
+    assert_eq!(status, 200, "{all}");
+    // The default account's ENS ENIs only: no ECS ENI, no other account's.
+    let total = all["TotalCount"].as_u64().unwrap();
+    assert_eq!(total, 9, "{all}");
+    assert_eq!(all["PageSize"], 50);
+    assert!(ids(&all).iter().all(|id| id.starts_with("eni-5emu0")));
+    assert!(!ids(&all).contains(&"eni-5emu0otheracct001".to_string()));
+    let (_, page) = emu
+        .send(&describe(&[("PageSize", "2"), ("PageNumber", "2")]))
+        .await;
+    assert_eq!(ids(&page), ids(&all)[2..4]);
+    let (_, inuse) = emu.send(&describe(&[("Status", "InUse")])).await;
+    assert!(ids(&inuse).contains(&"eni-5emu0inuse0000001".to_string()));
+    assert!(inuse["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["Status"] == "InUse"));
+    let (_, by_instance) = emu
+        .send(&describe(&[("InstanceId", "i-5emu0running0000001")]))
+        .await;
+    assert_eq!(by_instance["TotalCount"], 3, "{by_instance}");
+    let (_, exhausted) = emu
+        .send(&describe(&[("VSwitchId", "vsw-5emu0exhausted001")]))
+        .await;
+    assert_eq!(exhausted["TotalCount"], 2);
+    let (_, two) = emu
+        .send(&describe(&[
+            ("NetworkInterfaceIds.1", "eni-5emu0full00000001"),
+            ("NetworkInterfaceIds.2", "eni-5emu0available001"),
+        ]))
+        .await;
+    assert_eq!(two["TotalCount"], 2);
+    let (_, other_region) = emu.send(&describe(&[("EnsRegionId", "cn-hangzhou")])).await;
+    assert_eq!(other_region["TotalCount"], 0);
+    ens_error(
+        &emu.send(&describe(&[("PageSize", "101")])).await,
+        "InvalidParameter.PageSize",
+    );
+    ens_error(
+        &emu.send(&describe(&[("PageSize", "x")])).await,
+        "InvalidPageSize",
+    );
 }
