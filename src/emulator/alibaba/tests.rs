@@ -1062,7 +1062,7 @@ async fn v3_cycle_on_ecs_and_its_refusals() {
     refused(fixed(), 400, "SignatureNonceUsed").await;
     // Nothing was assigned by the refused calls.
     assert_eq!(
-        ips_of(&emu, DialectId::AlibabaEcs, "eni-bp1emu0available00001").await,
+        ips_of(emu, DialectId::AlibabaEcs, "eni-bp1emu0available00001").await,
         ["172.16.0.10"]
     );
 }
