@@ -158,3 +158,152 @@ fn emulate_prints_its_address_first() {
     let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
 }
+
+/// A cases folder holding one file of `dialect` with `text`.
+fn dialect_cases_with(dialect: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let folder = dir.path().join(dialect);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("t.yaml"), text).unwrap();
+    dir
+}
+
+#[test]
+fn lint_checks_values_against_the_spec_bounds_and_each_dialects_fixtures() {
+    let out_of_bounds = "\
+dialect: alibaba-ecs
+source: 001_d56fe85a99ce17ec.txt
+cases:
+  - id: index-too-high
+    title: sends PrivateIpAddress.51 and expects success
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId: '{{eni.available}}'
+          PrivateIpAddress.51: '{{vswitch.free_ip}}'
+  - id: count-zero
+    title: sends a count of 0 and expects the ENI lookup to fail
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId: eni-doesnotexist
+          SecondaryPrivateIpAddressCount: 0
+        expect:
+          error: {status: 404, code: InvalidEniId.NotFound}
+  - id: count-zero-on-purpose
+    title: sends a count of 0 and expects the refusal of it
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId: '{{eni.available}}'
+          SecondaryPrivateIpAddressCount: 0
+        expect:
+          error: {status: 400, code: InvalidParameter}
+";
+    let cases = dialect_cases_with("alibaba-ecs", out_of_bounds);
+    let out = ipconform(&["lint"], cases.path(), Path::new("."));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`PrivateIpAddress.51`: the index must be a number from 1 to 50"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("this step expects InvalidEniId.NotFound, but")
+            && stdout.contains("`SecondaryPrivateIpAddressCount`: `0` must be at least 1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 findings"),
+        "the third case tests the refusal: {stdout}"
+    );
+
+    // An ENS case sees the ENS fixtures, not the ECS ones.
+    let wrong_fixture = "\
+dialect: alibaba-ens
+source: 000_2123d989b65902d6.txt
+cases:
+  - id: ecs-fixture-in-ens
+    title: uses an ECS fixture name
+    steps:
+      - call: DescribeNetworkInterfaces
+        with:
+          EnsRegionId: '{{region}}'
+";
+    let cases = dialect_cases_with("alibaba-ens", wrong_fixture);
+    let out = ipconform(&["lint"], cases.path(), Path::new("."));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`{{region}}` is neither a fixture"),
+        "{stdout}"
+    );
+}
+
+/// Sends one raw HTTP/1.1 GET and returns the status line and body.
+fn http_get(addr: &str, target: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn emulate_carries_its_specs_and_world_and_works_from_any_folder() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .args(["emulate", "--listen", "127.0.0.1:0"])
+        .current_dir(elsewhere.path())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("emulate starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr = first
+        .trim()
+        .trim_start_matches("listening on http://")
+        .to_string();
+    // A signed ENS request: the ENS spec and the ENS fixtures are built in.
+    let params: Vec<(String, String)> = [
+        ("Action", "DescribeNetworkInterfaces"),
+        ("Version", "2017-11-10"),
+        ("Format", "JSON"),
+        ("AccessKeyId", "LTAI5tEmuDefault7kQ2mX9p"),
+        ("SignatureMethod", "HMAC-SHA1"),
+        ("SignatureVersion", "1.0"),
+        ("SignatureNonce", "cli-any-folder"),
+        (
+            "Timestamp",
+            &chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ),
+        ("NetworkInterfaceId", "eni-5emu0available001"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let query = ipconform::dialect::alibaba_rpc::signed_query(
+        "GET",
+        &params,
+        "emuDefaultSecret0f3b8c1d2e4a5b6c",
+    );
+    let (status, body) = http_get(&addr, &format!("/?{query}"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status.contains(" 200 "), "{status}: {body}");
+    assert!(body.contains("\"TotalCount\":1"), "{body}");
+}

@@ -679,6 +679,61 @@ cases:
     }
 
     #[test]
+    fn signing_and_method_inherit_from_file_and_case_and_headers_parse() {
+        let text = "\
+dialect: alibaba-ecs
+source: s
+signing: v3
+method: POST
+cases:
+  - id: one
+    title: t
+    method: GET
+    steps:
+      - call: DescribeNetworkInterfaces
+        headers: {x-acs-date: '2016-02-23T12:46:24Z', x-acs-signature-nonce: ~}
+      - call: DescribeNetworkInterfaces
+        signing: v1
+";
+        let f = parse(text).unwrap();
+        let steps = &f.cases[0].steps;
+        assert_eq!(steps[0].signing.as_deref(), Some("v3"));
+        assert_eq!(steps[0].method, Some(Method::Get), "the case's method wins");
+        assert_eq!(
+            steps[1].signing.as_deref(),
+            Some("v1"),
+            "the step's signing wins"
+        );
+        assert_eq!(steps[0].headers.len(), 2);
+        assert!(
+            steps[0].headers[1].1.is_none(),
+            "~ signs the header, then drops it"
+        );
+    }
+
+    #[test]
+    fn unknown_signing_variant_and_method_are_placed() {
+        let bad = GOOD.replace(
+            "      - call: DescribeNetworkInterfaces\n",
+            "      - call: DescribeNetworkInterfaces\n        signing: v9\n",
+        );
+        let err = parse(&bad).unwrap_err().0;
+        assert!(
+            err[0]
+                .message
+                .contains("`v9` is not a signing variant of alibaba-ecs"),
+            "{}",
+            err[0].message
+        );
+        assert_eq!(err[0].line, 15);
+        assert!(err[0].hint.as_deref().unwrap().contains("v1, v3"));
+        let bad = GOOD.replace("    title: t\n", "    title: t\n    method: PUT\n");
+        let err = parse(&bad).unwrap_err().to_string();
+        assert!(err.contains("unknown variant `PUT`"), "{err}");
+        assert!(err.contains("t.yaml:6:"), "{err}");
+    }
+
+    #[test]
     fn no_panic_on_garbage() {
         for text in [
             "",
