@@ -464,9 +464,10 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
         signed.push((name.clone(), value.to_string()));
     }
     for name in [
+        "x-acs-action",
+        "x-acs-version",
         "x-acs-date",
         "x-acs-signature-nonce",
-        "x-acs-content-sha256",
     ] {
         if !auth.signed_headers.iter().any(|h| h == name) {
             return Err(incomplete(format!("the header `{name}` is not signed")));
@@ -480,8 +481,12 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
             .unwrap_or_default()
     };
     let key = find_key(state, &auth.access_key_id)?;
-    let payload_hash = signed_value("x-acs-content-sha256");
     let actual_hash = rpc::sha256_hex(&req.body);
+    // Without the header the server hashes the body itself.
+    let payload_hash = req
+        .header("x-acs-content-sha256")
+        .unwrap_or(&actual_hash)
+        .to_string();
     if !payload_hash.eq_ignore_ascii_case(&actual_hash) {
         return Err(RpcError::new(
             "SignatureDoesNotMatch",
@@ -494,7 +499,7 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
         &req.method,
         &req.params[..req.query_len],
         &signed,
-        payload_hash,
+        &payload_hash,
     );
     let sts = rpc::v3_string_to_sign(&canonical);
     let expected = rpc::sign_v3(&sts, key.secret.expose());
