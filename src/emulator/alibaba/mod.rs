@@ -571,6 +571,23 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// An Alibaba reply: a success body or the error envelope, in the
+/// requested format, with its status. The one type every Alibaba answer
+/// (and every refusal, from an oversized body to an unknown version) goes
+/// out as.
+struct Reply {
+    status: StatusCode,
+    format: Format,
+    root: String,
+    body: Value,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        respond(self.status, self.format, &self.root, &self.body)
+    }
+}
+
 /// The envelope, with the status the spec documents for the code: the
 /// operation's catalog when the operation is known, else the dialect's.
 fn render_error(
@@ -602,7 +619,13 @@ fn render_error(
             product.name()
         ),
     });
-    respond(status, format, "Error", &body)
+    Reply {
+        status,
+        format,
+        root: "Error".into(),
+        body,
+    }
+    .into_response()
 }
 
 fn respond(status: StatusCode, format: Format, root: &str, body: &Value) -> Response {
