@@ -569,10 +569,11 @@ fn loading(root: &Path, specs: &SpecSet, rows: &mut Vec<Row>) -> Result<(), Benc
         let header = format!("dialect: {}\nsource: {source}\ncases:\n", file.dialect);
         for case in &file.cases {
             let body = lines[case.line - 1..case.end_line.min(lines.len())].join("\n");
-            single.push(format!("{header}{body}\n"));
+            single.push((file.dialect, format!("{header}{body}\n")));
         }
     }
-    let whole: Vec<&str> = files.iter().map(|f| f.text.as_str()).collect();
+    let whole: Vec<(DialectId, &str)> =
+        files.iter().map(|f| (f.dialect, f.text.as_str())).collect();
     if single.is_empty() {
         return Err(setup("no case files to copy"));
     }
@@ -610,10 +611,11 @@ struct Loaded {
     findings: usize,
 }
 
-/// Writes 1,000 files cycling through `sources` (ids made unique), then
-/// loads and lints them: the median of three rounds.
+/// Writes 1,000 files cycling through `sources` (ids made unique), each in
+/// its dialect's folder, then loads and lints them: the median of three
+/// rounds.
 fn load_copies<S: AsRef<str>>(
-    sources: &[S],
+    sources: &[(DialectId, S)],
     specs: &SpecSet,
     world: &WorldFile,
 ) -> Result<Loaded, BenchError> {
@@ -622,13 +624,12 @@ fn load_copies<S: AsRef<str>>(
         std::process::id(),
         sources.len()
     ));
-    let cases_dir = dir.join("alibaba-ecs");
-    std::fs::create_dir_all(&cases_dir).map_err(setup)?;
     for i in 0..1000 {
+        let (dialect, text) = &sources[i % sources.len()];
+        let cases_dir = dir.join(dialect.as_str());
+        std::fs::create_dir_all(&cases_dir).map_err(setup)?;
         // Unique ids per copy: the loader rejects an id used twice.
-        let text = sources[i % sources.len()]
-            .as_ref()
-            .replace("id: ecs-", &format!("id: c{i}-ecs-"));
+        let text = text.as_ref().replace("- id: ", &format!("- id: c{i}-"));
         std::fs::write(cases_dir.join(format!("c{i:04}.yaml")), text).map_err(setup)?;
     }
     let mut samples = Vec::new();
