@@ -91,6 +91,18 @@ fn lint_step(
         out.push(d);
         return;
     };
+    if step.wait.is_some() && !spec.readonly {
+        out.push(
+            at(
+                "wait",
+                format!(
+                    "`{}` changes state and is never repeated; `wait` polls reads only",
+                    step.call
+                ),
+            )
+            .with_hint("poll the read that shows the change (a Describe), not the change itself"),
+        );
+    }
     let expected_error = match &step.expect {
         Expect::Error { code, .. } => Some(code.as_str()),
         Expect::Success { .. } => None,

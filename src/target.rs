@@ -80,6 +80,7 @@ impl Target {
                     base_url: &base_url,
                     fixtures: &world.fixtures,
                     signing: None,
+                    virtual_clock: true,
                 };
                 let result = runner.run_case(file, case, &endpoint).await;
                 emulator.shutdown().await;
@@ -96,6 +97,7 @@ impl Target {
                     base_url,
                     fixtures,
                     signing: signing.as_deref(),
+                    virtual_clock: false,
                 };
                 runner.run_case(file, case, &endpoint).await
             }

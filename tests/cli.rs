@@ -307,3 +307,82 @@ fn emulate_carries_its_specs_and_world_and_works_from_any_folder() {
     assert!(status.contains(" 200 "), "{status}: {body}");
     assert!(body.contains("\"TotalCount\":1"), "{body}");
 }
+
+/// The report of the only run under `reports`.
+fn only_report(reports: &Path) -> serde_json::Value {
+    let run_dir = std::fs::read_dir(reports)
+        .unwrap()
+        .next()
+        .expect("a run folder")
+        .unwrap()
+        .path();
+    serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_polling_step_waits_in_the_emulators_virtual_time_and_records_each_attempt() {
+    let never = "\
+dialect: alibaba-ecs
+source: 001_d56fe85a99ce17ec.txt
+cases:
+  - id: waits-for-what-never-comes
+    title: polls a describe for an address no one assigns
+    steps:
+      - call: DescribeNetworkInterfaces
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId.1: '{{eni.available}}'
+        wait:
+          until:
+            NetworkInterfaceSets.NetworkInterfaceSet[0].PrivateIpSets.PrivateIpSet: {length: 2}
+          timeout: 30s
+          interval: 1s
+          max_interval: 5s
+";
+    let cases = dialect_cases_with("alibaba-ecs", never);
+    let reports = tempfile::tempdir().unwrap();
+    let out = ipconform(&["run"], cases.path(), reports.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("`until` did not hold after 9 attempts"),
+        "{stdout}"
+    );
+    let report = only_report(reports.path());
+    let attempts = report["results"][0]["steps"][0]["attempts"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Pauses of 1, 2, 4, then 5 s, cut at the 30 s timeout: virtual time,
+    // so the run does not take half a minute.
+    let waited: Vec<u64> = attempts
+        .iter()
+        .map(|a| a["waited_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        waited,
+        [0, 1000, 3000, 7000, 12000, 17000, 22000, 27000, 30000]
+    );
+    assert!(attempts.iter().all(|a| a["met"] == false));
+
+    // A mutating call is never repeated: lint says so, and so does the run.
+    let mutating = never
+        .replace("call: DescribeNetworkInterfaces", "call: UnassignPrivateIpAddresses")
+        .replace("NetworkInterfaceId.1: '{{eni.available}}'", "NetworkInterfaceId: '{{eni.available}}'\n          PrivateIpAddress.1: '{{vswitch.free_ip}}'");
+    let cases = dialect_cases_with("alibaba-ecs", &mutating);
+    let out = ipconform(&["lint"], cases.path(), Path::new("."));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("changes state and is never repeated"),
+        "{stdout}"
+    );
+    let reports = tempfile::tempdir().unwrap();
+    let out = ipconform(&["run"], cases.path(), reports.path());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("so it is never repeated"), "{stdout}");
+    let report = only_report(reports.path());
+    assert!(
+        report["results"][0]["steps"][0]["request"].is_null(),
+        "nothing was sent"
+    );
+}

@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::time::Duration;
 
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template};
+use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template, Wait};
 use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::{DialectId, Method};
 use crate::fixtures::scalar_to_string;
@@ -62,9 +63,26 @@ struct RawStep {
     #[serde(default)]
     method: Option<Method>,
     #[serde(default)]
+    wait: Option<RawWait>,
+    #[serde(default)]
     expect: Option<RawExpect>,
     #[serde(default)]
     capture: serde_yaml::Mapping,
+}
+
+/// A polling step: repeat a read until its body meets `until`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWait {
+    until: serde_yaml::Mapping,
+    #[serde(default)]
+    halt_on: Option<serde_yaml::Mapping>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    max_interval: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -318,6 +336,118 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
 
 type Place<'a> = dyn Fn(&str, usize, usize, String) -> Diagnostic + 'a;
 
+/// `path: matcher` pairs of an expectation or a wait condition, each parsed
+/// once; `(line, end_line)` bound the step, to place problems.
+fn body_matchers(
+    map: &serde_yaml::Mapping,
+    key: &str,
+    (line, end_line): (usize, usize),
+    place: &Place<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(BodyPath, Matcher)> {
+    let mut matchers = Vec::with_capacity(map.len());
+    for (k, value) in map {
+        let Some(path_text) = k.as_str() else {
+            diags.push(place(key, line, end_line, "body paths must be text".into()));
+            continue;
+        };
+        match (BodyPath::parse(path_text), Matcher::from_yaml(value)) {
+            (Ok(p), Ok(m)) => matchers.push((p, m)),
+            (Err(e), _) | (_, Err(e)) => diags.push(place(path_text, line, end_line, e)),
+        }
+    }
+    matchers
+}
+
+/// A duration as people write it (`500ms`, `2s`, `1m`), or `default`.
+fn duration(
+    text: Option<&String>,
+    key: &str,
+    default: Duration,
+    (line, end_line): (usize, usize),
+    place: &Place<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Duration {
+    let Some(text) = text else { return default };
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => d,
+        Ok(_) => {
+            diags.push(place(
+                key,
+                line,
+                end_line,
+                format!("`{key}: {text}` must be more than zero"),
+            ));
+            default
+        }
+        Err(e) => {
+            diags.push(
+                place(
+                    key,
+                    line,
+                    end_line,
+                    format!("`{key}: {text}` is not a duration: {e}"),
+                )
+                .with_hint("write e.g. `500ms`, `2s` or `1m`"),
+            );
+            default
+        }
+    }
+}
+
+fn convert_wait(
+    raw: &RawWait,
+    at: (usize, usize),
+    place: &Place<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Wait {
+    let until = body_matchers(&raw.until, "until", at, place, diags);
+    if until.is_empty() {
+        diags.push(place(
+            "until",
+            at.0,
+            at.1,
+            "`until` needs at least one `path: matcher` the read must meet".into(),
+        ));
+    }
+    let halt_on = raw
+        .halt_on
+        .as_ref()
+        .map(|m| body_matchers(m, "halt_on", at, place, diags))
+        .unwrap_or_default();
+    let timeout = duration(
+        raw.timeout.as_ref(),
+        "timeout",
+        Wait::DEFAULT_TIMEOUT,
+        at,
+        place,
+        diags,
+    );
+    let interval = duration(
+        raw.interval.as_ref(),
+        "interval",
+        Wait::DEFAULT_INTERVAL,
+        at,
+        place,
+        diags,
+    );
+    let max_interval = duration(
+        raw.max_interval.as_ref(),
+        "max_interval",
+        Wait::DEFAULT_MAX_INTERVAL.max(interval),
+        at,
+        place,
+        diags,
+    );
+    Wait {
+        until,
+        halt_on,
+        timeout,
+        interval,
+        max_interval,
+    }
+}
+
 /// What a step inherits from its case and file.
 struct StepDefaults<'a> {
     signing: Option<&'a String>,
@@ -477,26 +607,10 @@ fn convert_steps(
                 body,
                 error: None,
             }) => {
-                let mut matchers = Vec::new();
-                for (key, value) in body.iter().flatten() {
-                    let Some(path_text) = key.as_str() else {
-                        diags.push(place(
-                            "body",
-                            line,
-                            end_line,
-                            "body paths must be text".into(),
-                        ));
-                        continue;
-                    };
-                    let path = BodyPath::parse(path_text);
-                    let matcher = Matcher::from_yaml(value);
-                    match (path, matcher) {
-                        (Ok(p), Ok(m)) => matchers.push((p, m)),
-                        (Err(e), _) | (_, Err(e)) => {
-                            diags.push(place(path_text, line, end_line, e))
-                        }
-                    }
-                }
+                let matchers = body
+                    .as_ref()
+                    .map(|b| body_matchers(b, "body", (line, end_line), place, diags))
+                    .unwrap_or_default();
                 if let Some(s) = status {
                     if !(100..=599).contains(s) {
                         diags.push(place(
@@ -528,7 +642,12 @@ fn convert_steps(
                 )),
             }
         }
+        let wait = step
+            .wait
+            .as_ref()
+            .map(|w| convert_wait(w, (line, end_line), place, diags));
         steps.push(Step {
+            wait,
             call: step.call.clone(),
             credentials: step.credentials.clone().unwrap_or_else(|| "default".into()),
             signing,

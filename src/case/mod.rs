@@ -14,6 +14,7 @@ pub mod template;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use regex::Regex;
 
@@ -73,12 +74,35 @@ pub struct Step {
     /// Parameters in the order written; `None` is sent empty (`Name=`).
     pub params: Vec<(String, Option<Template>)>,
     pub expect: Expect,
+    /// Repeat this (read-only) call until its body meets a condition.
+    pub wait: Option<Wait>,
     pub capture: Vec<(String, BodyPath)>,
     /// 1-based position of the step's `call:`.
     pub line: usize,
     pub col: usize,
     /// Last line of the step.
     pub end_line: usize,
+}
+
+/// A polling step: the read is sent again, after growing pauses, until its
+/// body meets `until` (then `expect` judges that last reply), a reply meets
+/// `halt_on` (a terminal state: the step fails at once), or `timeout` has
+/// passed. On the embedded emulator the pauses advance its clock instead of
+/// sleeping; against a URL they are real.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub until: Vec<(BodyPath, Matcher)>,
+    pub halt_on: Vec<(BodyPath, Matcher)>,
+    pub timeout: Duration,
+    /// The first pause; each next one doubles, up to `max_interval`.
+    pub interval: Duration,
+    pub max_interval: Duration,
+}
+
+impl Wait {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    pub const DEFAULT_INTERVAL: Duration = Duration::from_millis(500);
+    pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(5);
 }
 
 #[derive(Debug, Clone)]

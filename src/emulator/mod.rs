@@ -22,8 +22,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -123,10 +124,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// The emulator's routes: `/healthz` and every vendor module's.
+/// The emulator-only control of its clock: `POST ?advance_ms=N` moves it
+/// forward; `GET` tells it. The runner's polling steps use it instead of
+/// sleeping, so asynchronous behaviour is tested in virtual time.
+pub const CLOCK_PATH: &str = "/_emulator/clock";
+
+#[derive(serde::Deserialize)]
+struct Advance {
+    advance_ms: u64,
+}
+
+async fn clock_now(State(state): State<Arc<EmulatorState>>) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({"now": state.now().to_rfc3339()}).to_string(),
+    )
+        .into_response()
+}
+
+async fn clock_advance(
+    State(state): State<Arc<EmulatorState>>,
+    query: Result<Query<Advance>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let by = query
+        .ok()
+        .and_then(|Query(a)| TimeDelta::try_milliseconds(i64::try_from(a.advance_ms).ok()?));
+    match by {
+        Some(by) => {
+            state.advance(by);
+            clock_now(State(state)).await
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            "give ?advance_ms=N, a whole number of milliseconds\n",
+        )
+            .into_response(),
+    }
+}
+
+/// The emulator's routes: `/healthz`, the clock control, and every vendor
+/// module's.
 pub fn app(state: Arc<EmulatorState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(CLOCK_PATH, get(clock_now).post(clock_advance))
         .merge(alibaba::routes())
         .fallback(|| async {
             (

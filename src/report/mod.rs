@@ -171,6 +171,20 @@ pub fn failure_text(result: &CaseResult) -> String {
         if let Some(request) = &step.request {
             let _ = writeln!(out, "  request: {request}");
         }
+        if step.attempts.len() > 1 {
+            let tried: Vec<String> = step
+                .attempts
+                .iter()
+                .map(|a| {
+                    let what =
+                        a.error_code
+                            .as_deref()
+                            .unwrap_or(if a.met { "met" } else { "not yet" });
+                    format!("+{}ms {} {what}", a.waited_ms, a.status)
+                })
+                .collect();
+            let _ = writeln!(out, "  attempts: {}", tried.join(", "));
+        }
         for problem in &step.problems {
             let _ = writeln!(out, "  problem: {problem}");
         }

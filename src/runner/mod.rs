@@ -33,6 +33,9 @@ pub struct Endpoint<'a> {
     pub base_url: &'a str,
     pub fixtures: &'a DialectFixtures,
     pub signing: Option<&'a str>,
+    /// The target is an emulator whose clock the runner may move (at
+    /// `/_emulator/clock`) instead of sleeping in a polling step.
+    pub virtual_clock: bool,
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -90,6 +93,8 @@ pub struct StepRecord {
     pub problems: Vec<String>,
     /// A cleanup step skipped because what it needs was never captured.
     pub skipped: Option<String>,
+    /// Each attempt of a polling step, in order.
+    pub attempts: Vec<Attempt>,
     #[serde(serialize_with = "as_micros")]
     pub elapsed: Duration,
 }
@@ -110,6 +115,7 @@ impl StepRecord {
             findings: Vec::new(),
             problems: Vec::new(),
             skipped: None,
+            attempts: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
@@ -117,6 +123,18 @@ impl StepRecord {
     pub fn failed(&self) -> bool {
         self.diff.is_some() || !self.findings.is_empty() || !self.problems.is_empty()
     }
+}
+
+/// One attempt of a polling step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    /// Time waited before this attempt, since the first (virtual on the
+    /// emulator).
+    pub waited_ms: u64,
+    pub status: u16,
+    pub error_code: Option<String>,
+    /// Whether the reply met `until`.
+    pub met: bool,
 }
 
 /// The result of one case on one target.
@@ -196,6 +214,7 @@ impl<'s> Runner<'s> {
         let client = file.dialect.client();
         let mut scope = Scope {
             fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
+            clock_offset: chrono::TimeDelta::zero(),
             captures: HashMap::new(),
             nonce: uuid::Uuid::new_v4().to_string(),
             case_id: &case.id,
@@ -290,7 +309,6 @@ impl<'s> Runner<'s> {
                 return record;
             }
         };
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
         let host = host_of(endpoint.base_url);
         let signing = step
             .signing
@@ -298,29 +316,97 @@ impl<'s> Runner<'s> {
             .or(endpoint.signing)
             .filter(|s| client.signing_variants().contains(s))
             .unwrap_or(client.signing_variants()[0]);
-        let wire = client.encode(&Call {
-            operation: &step.call,
-            params: &params,
-            headers: &headers,
-            credentials,
-            context: CallContext {
-                host: &host,
-                now: chrono::Utc::now(),
-                nonce: &nonce,
-                signing,
-                method: step.method.unwrap_or_default(),
-            },
-        });
-        record.request = Some(client.redact(&wire));
-        let decoded = match self.send(endpoint.base_url, &wire).await {
-            Ok((status, bytes)) => client.decode(status, &bytes),
-            Err(e) => {
-                record
-                    .problems
-                    .push(format!("failed to reach {}: {e}", endpoint.base_url));
+        if step.wait.is_some() && !self.is_read_only(file, step) {
+            record.problems.push(format!(
+                "`{}` changes state, so it is never repeated: `wait` is for reads (operations the spec marks `readonly: true`)",
+                step.call
+            ));
+            return record;
+        }
+        let mut waited = Duration::ZERO;
+        let mut pause = step.wait.as_ref().map_or(Duration::ZERO, |w| w.interval);
+        let decoded = loop {
+            // Every attempt is a new request: a fresh nonce, the clock now.
+            let nonce = uuid::Uuid::new_v4().simple().to_string();
+            let wire = client.encode(&Call {
+                operation: &step.call,
+                params: &params,
+                headers: &headers,
+                credentials,
+                context: CallContext {
+                    host: &host,
+                    now: chrono::Utc::now() + scope.clock_offset,
+                    nonce: &nonce,
+                    signing,
+                    method: step.method.unwrap_or_default(),
+                },
+            });
+            record.request = Some(client.redact(&wire));
+            let decoded = match self.send(endpoint.base_url, &wire).await {
+                Ok((status, bytes)) => client.decode(status, &bytes),
+                Err(e) => {
+                    record
+                        .problems
+                        .push(format!("failed to reach {}: {e}", endpoint.base_url));
+                    record.elapsed = started.elapsed();
+                    return record;
+                }
+            };
+            let Some(wait) = &step.wait else {
+                break decoded;
+            };
+            let lookup = |name: &str| scope.lookup(name);
+            let holds = |conditions: &[(crate::case::BodyPath, crate::case::Matcher)]| {
+                decoded.error.is_none()
+                    && conditions.iter().all(|(path, m)| {
+                        m.check(path.select(&decoded.body).as_ref(), decoded.xml, &lookup)
+                            .is_ok()
+                    })
+            };
+            let met = holds(&wait.until);
+            let halted = !wait.halt_on.is_empty() && holds(&wait.halt_on);
+            record.attempts.push(Attempt {
+                waited_ms: waited.as_millis() as u64,
+                status: decoded.status,
+                error_code: decoded.error.as_ref().map(|e| e.code.clone()),
+                met,
+            });
+            if met {
+                break decoded;
+            }
+            if halted {
+                record.problems.push(format!(
+                    "the read reached a terminal state (`halt_on`) after {} attempt{} over {:?}: {}",
+                    record.attempts.len(),
+                    if record.attempts.len() == 1 { "" } else { "s" },
+                    waited,
+                    crate::case::matcher::compact(&decoded.body)
+                ));
+                record.body = Some(decoded.body);
                 record.elapsed = started.elapsed();
                 return record;
             }
+            if waited >= wait.timeout {
+                record.problems.push(format!(
+                    "`until` did not hold after {} attempts over {:?} (timeout {:?}); last reply: {}",
+                    record.attempts.len(),
+                    waited,
+                    wait.timeout,
+                    crate::case::matcher::compact(&decoded.body)
+                ));
+                record.body = Some(decoded.body);
+                record.status = Some(decoded.status);
+                record.elapsed = started.elapsed();
+                return record;
+            }
+            let this_pause = pause.min(wait.timeout - waited);
+            if let Err(e) = self.pause(endpoint, this_pause, scope).await {
+                record.problems.push(e);
+                record.elapsed = started.elapsed();
+                return record;
+            }
+            waited += this_pause;
+            pause = (pause * 2).min(wait.max_interval);
         };
         record.status = Some(decoded.status);
         record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
@@ -340,6 +426,48 @@ impl<'s> Runner<'s> {
         record.body = Some(decoded.body);
         record.elapsed = started.elapsed();
         record
+    }
+
+    /// Waits `by` between two attempts of a polling step: on a target with
+    /// a virtual clock, by moving that clock (and the client's with it);
+    /// elsewhere, for real.
+    async fn pause(
+        &self,
+        endpoint: &Endpoint<'_>,
+        by: Duration,
+        scope: &mut Scope<'_>,
+    ) -> Result<(), String> {
+        if !endpoint.virtual_clock {
+            tokio::time::sleep(by).await;
+            return Ok(());
+        }
+        let url = format!(
+            "{}{}?advance_ms={}",
+            endpoint.base_url.trim_end_matches('/'),
+            crate::emulator::CLOCK_PATH,
+            by.as_millis()
+        );
+        let response = self
+            .http
+            .post(url)
+            .send()
+            .await
+            .map_err(|e| format!("failed to advance the emulator's clock: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!(
+                "the emulator refused to advance its clock: HTTP {}",
+                response.status()
+            ));
+        }
+        scope.clock_offset += chrono::TimeDelta::from_std(by).unwrap_or_default();
+        Ok(())
+    }
+
+    /// Whether the spec marks the step's operation as a read.
+    fn is_read_only(&self, file: &CaseFile, step: &Step) -> bool {
+        self.specs
+            .get(file.dialect, &step.call)
+            .is_some_and(|spec| spec.readonly)
     }
 
     async fn send(
@@ -410,6 +538,9 @@ impl<'s> Runner<'s> {
 /// fixtures, built-ins.
 struct Scope<'a> {
     fixtures: &'a Fixtures,
+    /// How far polling steps have moved the target's virtual clock; the
+    /// client signs with its own clock moved as far.
+    clock_offset: chrono::TimeDelta,
     captures: HashMap<String, String>,
     nonce: String,
     case_id: &'a str,

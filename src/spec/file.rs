@@ -206,6 +206,9 @@ struct OperationFile {
     dialect: String,
     operation: String,
     source: String,
+    /// The operation only reads: a polling step may repeat it.
+    #[serde(default)]
+    readonly: bool,
     #[serde(default)]
     assumptions: Vec<Assumption>,
     #[serde(default)]
@@ -517,6 +520,7 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
             OperationSpec {
                 dialect,
                 operation: op.operation,
+                readonly: op.readonly,
                 source: op.source,
                 file: f.path.clone(),
                 assumptions,

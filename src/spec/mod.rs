@@ -83,6 +83,8 @@ impl Catalog {
 pub struct OperationSpec {
     pub dialect: DialectId,
     pub operation: String,
+    /// Only reads; polling steps may repeat it.
+    pub readonly: bool,
     pub source: String,
     pub file: String,
     pub assumptions: Vec<Assumption>,
