@@ -1,0 +1,112 @@
+"""The suite's shared vocabulary: emulator endpoints, a dialect's fixtures, and
+an SDK-independent describe for the emulator whose clock runs ahead."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import json
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass
+
+ECS = "alibaba-ecs"
+ENS = "alibaba-ens"
+API_VERSION = {ECS: "2014-05-26", ENS: "2017-11-10"}
+
+# ENI ids that no account of the world holds; checked against the world file.
+UNKNOWN_ENI = {ECS: "eni-bp1sdk0doesnotexist01", ENS: "eni-5sdk0doesnotexist1"}
+
+
+@dataclass(frozen=True)
+class Emulator:
+    url: str
+    host: str
+    port: int
+    clock_offset: int  # seconds the emulator's clock runs ahead of this machine's
+
+    @classmethod
+    def from_url(cls, url: str, clock_offset: int = 0) -> Emulator:
+        parsed = urllib.parse.urlsplit(url)
+        assert parsed.scheme == "http" and parsed.hostname == "127.0.0.1" and parsed.port, url
+        return cls(url=url, host=parsed.hostname, port=parsed.port, clock_offset=clock_offset)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One dialect's fixtures: `values`, `credentials` and every ENI id of the world."""
+
+    name: str
+    values: dict
+    credentials: dict  # name -> {access_key_id, access_key_secret}
+    enis: frozenset
+
+    def __getitem__(self, key: str) -> str:
+        return str(self.values[key])
+
+    @property
+    def version(self) -> str:
+        return API_VERSION[self.name]
+
+    @property
+    def region(self) -> str:
+        """ECS: the RegionId; ENS: the edge region (EnsRegionId)."""
+        return self["region"] if self.name == ECS else self["ens_region"]
+
+    @property
+    def unknown_eni(self) -> str:
+        return UNKNOWN_ENI[self.name]
+
+
+# --- Helpers --------------------------------------------------------------
+
+
+def in_cidr(ip: str, cidr: str) -> bool:
+    return ipaddress.ip_address(ip) in ipaddress.ip_network(cidr)
+
+
+def raw_snapshot(emu: Emulator, dialect: Dialect, creds: str = "default") -> dict:
+    """Every ENI of the account in the dialect's region, as {eni: ((ip, primary), ...)}.
+
+    An SDK-independent v1-signed DescribeNetworkInterfaces (SIGNING.md A1)
+    whose Timestamp follows the emulator's clock: the only way to look at the
+    state of the clock-offset emulator, which refuses every SDK's timestamp.
+    """
+    key = dialect.credentials[creds]
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=emu.clock_offset)
+    params = {
+        "Action": "DescribeNetworkInterfaces",
+        "Version": dialect.version,
+        "Format": "JSON",
+        "AccessKeyId": key["access_key_id"],
+        "SignatureMethod": "HMAC-SHA1",
+        "SignatureVersion": "1.0",
+        "SignatureNonce": uuid.uuid4().hex,
+        "Timestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "PageSize": "100",
+        ("RegionId" if dialect.name == ECS else "EnsRegionId"): dialect.region,
+    }
+
+    def enc(s: str) -> str:
+        return urllib.parse.quote(s, safe="-_.~")
+
+    canonical = "&".join(f"{enc(k)}={enc(v)}" for k, v in sorted(params.items()))
+    string_to_sign = "POST&%2F&" + enc(canonical)
+    digest = hmac.new((key["access_key_secret"] + "&").encode(), string_to_sign.encode(), hashlib.sha1).digest()
+    params["Signature"] = base64.b64encode(digest).decode()
+    url = emu.url + "/?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(urllib.request.Request(url, method="POST", data=b""), timeout=10) as resp:
+        body = json.loads(resp.read())
+    enis = body["NetworkInterfaceSets"]["NetworkInterfaceSet"]
+    assert body["TotalCount"] == len(enis)
+    return {
+        e["NetworkInterfaceId"]: tuple(
+            (p["PrivateIpAddress"], p["Primary"]) for p in e["PrivateIpSets"]["PrivateIpSet"]
+        )
+        for e in enis
+    }
