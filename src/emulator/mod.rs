@@ -56,6 +56,9 @@ pub struct EmulatorState {
     nonces: Mutex<NonceStore>,
     clock: Mutex<Clock>,
     specs: &'static SpecSet,
+    /// When this state was built: the creation time of every ENI of its
+    /// world, which gives none.
+    started: DateTime<Utc>,
 }
 
 impl EmulatorState {
@@ -70,6 +73,7 @@ impl EmulatorState {
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
             specs,
+            started: Utc::now(),
         }
     }
 
@@ -97,6 +101,11 @@ impl EmulatorState {
     /// The world, locked. Keep the guard short and never across `.await`.
     pub fn world(&self) -> MutexGuard<'_, World> {
         lock(&self.world)
+    }
+
+    /// When the world began (the creation time of its ENIs).
+    pub fn started(&self) -> DateTime<Utc> {
+        self.started
     }
 
     /// The specs requests are validated with.

@@ -206,6 +206,11 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
         .iter()
         .any(|name| p.value(name).is_some())
         || !p.list("Ipv6Address").is_empty();
+    let created = call
+        .state
+        .started()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
     let (total, page) = {
         let world = call.state.world();
         let found: Vec<&Eni> = world
@@ -221,7 +226,7 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
             .iter()
             .skip(skip)
             .take(usize::try_from(page_size).unwrap_or(0))
-            .map(|eni| eni_json(eni))
+            .map(|eni| eni_json(eni, &created))
             .collect();
         (found.len(), page)
     };
@@ -245,12 +250,15 @@ fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {
     ])
 }
 
-fn eni_json(eni: &Eni) -> Value {
+fn eni_json(eni: &Eni, created: &str) -> Value {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
     let mut m = Map::new();
     m.insert("NetworkInterfaceId".into(), eni.id.clone().into());
+    m.insert("NetworkInterfaceName".into(), "".into());
+    m.insert("Description".into(), "".into());
+    m.insert("CreationTime".into(), created.into());
     m.insert("Status".into(), status_word(eni.state).into());
     m.insert("Type".into(), eni.eni_type.to_string().into());
     m.insert("EnsRegionId".into(), eni.region.clone().into());
@@ -262,6 +270,7 @@ fn eni_json(eni: &Eni) -> Value {
     );
     m.insert("MacAddress".into(), eni.mac.clone().into());
     m.insert("PrimaryIp".into(), eni.primary_ip.to_string().into());
+    m.insert("PrimaryIpType".into(), "IPv4".into());
     m.insert(
         "PrivateIpSets".into(),
         object([("PrivateIpSet", Value::Array(ips))]),

@@ -1479,6 +1479,16 @@ async fn ens_describe_filters_and_pages() {
     assert_eq!(total, 9, "{all}");
     assert_eq!(all["PageSize"], 50);
     assert!(ids(&all).iter().all(|id| id.starts_with("eni-5emu0")));
+    let first = &all["NetworkInterfaceSets"]["NetworkInterfaceSet"][0];
+    assert_eq!(first["PrimaryIpType"], "IPv4");
+    assert_eq!(
+        (
+            first["Description"].as_str(),
+            first["NetworkInterfaceName"].as_str()
+        ),
+        (Some(""), Some(""))
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(first["CreationTime"].as_str().unwrap()).is_ok());
     assert!(!ids(&all).contains(&"eni-5emu0otheracct001".to_string()));
     let (_, page) = emu
         .send(&describe(&[("PageSize", "2"), ("PageNumber", "2")]))
