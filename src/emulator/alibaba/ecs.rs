@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Map, Value};
 
-use super::{object, OpCall, Product, RpcError};
+use super::{describe_page, object, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, WorldError};
 
@@ -209,33 +209,14 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
         private_ips: p.ipv4_list("PrivateIpAddress"),
     };
     let scope = call.scope(&Ecs, Some(region));
-    let (total, page) = {
-        let world = call.state.world();
-        world
-            .check_offered(&scope, call.action)
-            .map_err(world_error(call))?;
-        let found = world.describe(&scope, &filter);
-        let skip = usize::try_from(page_number - 1)
-            .unwrap_or(0)
-            .saturating_mul(usize::try_from(page_size).unwrap_or(0));
-        let page: Vec<Value> = found
-            .iter()
-            .skip(skip)
-            .take(usize::try_from(page_size).unwrap_or(0))
-            .map(|eni| eni_json(eni))
-            .collect();
-        (found.len(), page)
-    };
-    Ok(object([
-        ("RequestId", call.request_id.into()),
-        ("TotalCount", total.into()),
-        ("PageNumber", page_number.into()),
-        ("PageSize", page_size.into()),
-        (
-            "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Value::Array(page))]),
-        ),
-    ]))
+    let world = call.state.world();
+    world
+        .check_offered(&scope, call.action)
+        .map_err(world_error(call))?;
+    let found = world.describe(&scope, &filter);
+    Ok(describe_page(call, &found, page_number, page_size, |eni| {
+        eni_json(eni)
+    }))
 }
 
 fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {

@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 
 use serde_json::{Map, Value};
 
-use super::{object, OpCall, Product, RpcError};
+use super::{describe_page, object, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, EniState, WorldError};
 
@@ -211,35 +211,16 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
         .started()
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
-    let (total, page) = {
-        let world = call.state.world();
-        let found: Vec<&Eni> = world
-            .describe(&call.scope(&Ens, None), &filter)
-            .into_iter()
-            .filter(|_| !unmodelled)
-            .filter(|eni| regions.is_empty() || regions.contains(&eni.region.as_str()))
-            .collect();
-        let skip = usize::try_from(page_number - 1)
-            .unwrap_or(0)
-            .saturating_mul(usize::try_from(page_size).unwrap_or(0));
-        let page: Vec<Value> = found
-            .iter()
-            .skip(skip)
-            .take(usize::try_from(page_size).unwrap_or(0))
-            .map(|eni| eni_json(eni, &created))
-            .collect();
-        (found.len(), page)
-    };
-    Ok(object([
-        ("RequestId", call.request_id.into()),
-        ("TotalCount", total.into()),
-        ("PageNumber", page_number.into()),
-        ("PageSize", page_size.into()),
-        (
-            "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Value::Array(page))]),
-        ),
-    ]))
+    let world = call.state.world();
+    let found: Vec<&Eni> = world
+        .describe(&call.scope(&Ens, None), &filter)
+        .into_iter()
+        .filter(|_| !unmodelled)
+        .filter(|eni| regions.is_empty() || regions.contains(&eni.region.as_str()))
+        .collect();
+    Ok(describe_page(call, &found, page_number, page_size, |eni| {
+        eni_json(eni, &created)
+    }))
 }
 
 fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {

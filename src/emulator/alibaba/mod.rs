@@ -640,6 +640,33 @@ fn respond(status: StatusCode, format: Format, root: &str, body: &Value) -> Resp
     response
 }
 
+/// The body of an Alibaba DescribeNetworkInterfaces: page `page_number`
+/// (from 1) of `page_size` of `found`, each rendered by `render`, with the
+/// total and the paging echoed back. ECS and ENS share the shape.
+pub fn describe_page<T>(
+    call: &OpCall<'_>,
+    found: &[T],
+    page_number: i64,
+    page_size: i64,
+    render: impl Fn(&T) -> Value,
+) -> Value {
+    let size = usize::try_from(page_size).unwrap_or(0);
+    let skip = usize::try_from(page_number - 1)
+        .unwrap_or(0)
+        .saturating_mul(size);
+    let page: Vec<Value> = found.iter().skip(skip).take(size).map(render).collect();
+    object([
+        ("RequestId", call.request_id.into()),
+        ("TotalCount", found.len().into()),
+        ("PageNumber", page_number.into()),
+        ("PageSize", page_size.into()),
+        (
+            "NetworkInterfaceSets",
+            object([("NetworkInterfaceSet", Value::Array(page))]),
+        ),
+    ])
+}
+
 /// `{k: v, ...}` built by moving values: `json!` would serialize a large
 /// value (a page of 1,000-IP ENIs) a second time.
 pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
