@@ -152,7 +152,13 @@ fn lint_step(
             }
         }
     }
-    if let Expect::Error { status, code, .. } = &step.expect {
+    if let Expect::Error {
+        status,
+        code,
+        numeric_code,
+        ..
+    } = &step.expect
+    {
         match spec.error(code) {
             None => {
                 let mut d = at(
@@ -173,19 +179,38 @@ fn lint_step(
                 };
                 out.push(d);
             }
-            Some(entry) if entry.status != *status => out.push(
-                at(
-                    "status",
-                    format!(
-                        "`{code}` is documented with HTTP {}, the case expects {status}",
-                        entry.status
-                    ),
-                )
-                .with_hint(
-                    "expect the documented status; if a target differs, list it under `deviations`",
-                ),
-            ),
-            Some(_) => {}
+            Some(entry) => {
+                if let Some(status) = status.filter(|s| *s != entry.status) {
+                    out.push(
+                        at(
+                            "status",
+                            format!(
+                                "`{code}` is documented with HTTP {}, the case expects {status}",
+                                entry.status
+                            ),
+                        )
+                        .with_hint(
+                            "expect the documented status, or leave `status` out to expect it; if a target differs, list it under `deviations`",
+                        ),
+                    );
+                }
+                if let Some(number) = numeric_code.filter(|n| Some(*n) != entry.numeric_code) {
+                    let documented = entry
+                        .numeric_code
+                        .map_or("no numeric code".to_string(), |n| {
+                            format!("numeric code {n}")
+                        });
+                    out.push(
+                        at(
+                            "numeric_code",
+                            format!(
+                                "`{code}` is documented with {documented}, the case expects {number}"
+                            ),
+                        )
+                        .with_hint("expect the documented numeric code, or leave it out"),
+                    );
+                }
+            }
         }
     }
     if !fixtures.credentials.contains_key(&step.credentials) {

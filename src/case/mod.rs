@@ -112,10 +112,13 @@ pub enum Expect {
         status: Option<u16>,
         body: Vec<(BodyPath, Matcher)>,
     },
-    /// A vendor error with this HTTP status and code.
+    /// A vendor error with this code and HTTP status (when `None`, the
+    /// status the operation's catalog documents for the code), and the
+    /// numeric code when the vendor sends one beside it.
     Error {
-        status: u16,
+        status: Option<u16>,
         code: String,
+        numeric_code: Option<i64>,
         message: Option<Regex>,
     },
 }

@@ -502,7 +502,11 @@ fn envelope_error(body: &Value) -> Option<VendorError> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    Some(VendorError { code, message })
+    Some(VendorError {
+        code,
+        number: None,
+        message,
+    })
 }
 
 /// A body the dialect cannot read still reaches the report, as text.
@@ -513,6 +517,7 @@ fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
         xml: false,
         error: (!(200..300).contains(&status)).then(|| VendorError {
             code: String::new(),
+            number: None,
             message: format!("unreadable body ({why})"),
         }),
     }

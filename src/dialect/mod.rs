@@ -154,6 +154,9 @@ impl fmt::Display for SentRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VendorError {
     pub code: String,
+    /// A numeric code beside `code` (Tencent's `code` beside `codeDesc`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<i64>,
     pub message: String,
 }
 

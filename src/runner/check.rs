@@ -52,7 +52,15 @@ impl Verdict {
     }
 }
 
-pub fn judge(expect: &Expect, got: &Decoded, lookup: Lookup<'_>) -> Verdict {
+/// Judges `got` against `expect`; `documented_status` is the status the
+/// operation's catalog gives an expected error code, used when the case
+/// does not name one.
+pub fn judge(
+    expect: &Expect,
+    got: &Decoded,
+    lookup: Lookup<'_>,
+    documented_status: Option<u16>,
+) -> Verdict {
     let mut v = Verdict::default();
     let actual_error = got
         .error
@@ -87,18 +95,33 @@ pub fn judge(expect: &Expect, got: &Decoded, lookup: Lookup<'_>) -> Verdict {
         Expect::Error {
             status,
             code,
+            numeric_code,
             message,
         } => {
-            v.line(
-                format!("status: {status}"),
-                (got.status != *status).then(|| format!("status: {}", got.status)),
-            );
+            if let Some(status) = status.or(documented_status) {
+                v.line(
+                    format!("status: {status}"),
+                    (got.status != status).then(|| format!("status: {}", got.status)),
+                );
+            }
             let actual_code = got.error.as_ref().map(|e| e.code.as_str());
             v.line(
                 format!("code: {code}"),
                 (actual_code != Some(code.as_str()))
                     .then(|| format!("code: {}", actual_code.unwrap_or("(no error)"))),
             );
+            if let Some(number) = numeric_code {
+                let actual = got.error.as_ref().and_then(|e| e.number);
+                v.line(
+                    format!("numeric code: {number}"),
+                    (actual != Some(*number)).then(|| {
+                        format!(
+                            "numeric code: {}",
+                            actual.map_or("(none)".to_string(), |n| n.to_string())
+                        )
+                    }),
+                );
+            }
             if let Some(re) = message {
                 let actual_message = got.error.as_ref().map(|e| e.message.as_str());
                 v.line(
@@ -126,8 +149,9 @@ mod tests {
     #[test]
     fn wrong_code_shows_in_the_diff() {
         let expect = Expect::Error {
-            status: 404,
+            status: Some(404),
             code: "InvalidEniId.NotFound".into(),
+            numeric_code: None,
             message: None,
         };
         let got = Decoded {
@@ -136,10 +160,11 @@ mod tests {
             xml: false,
             error: Some(VendorError {
                 code: "MissingParameter".into(),
+                number: None,
                 message: "m".into(),
             }),
         };
-        let v = judge(&expect, &got, &none);
+        let v = judge(&expect, &got, &none, None);
         assert_eq!(v.mismatches, 2);
         let diff = v.diff().unwrap();
         assert!(diff.contains("-code: InvalidEniId.NotFound"), "{diff}");
@@ -159,7 +184,7 @@ mod tests {
             xml: false,
             error: None,
         };
-        let v = judge(&expect, &got, &none);
+        let v = judge(&expect, &got, &none, None);
         assert_eq!(v.mismatches, 1);
         let diff = v.diff().unwrap();
         assert!(diff.contains("-body.A[*]: length 1"), "{diff}");
@@ -168,5 +193,33 @@ mod tests {
             "{diff}"
         );
         assert!(diff.contains(" status: 200"), "{diff}");
+    }
+
+    #[test]
+    fn an_omitted_status_is_the_documented_one_and_numeric_codes_are_checked() {
+        let expect = Expect::Error {
+            status: None,
+            code: "InvalidVpc.NotFound".into(),
+            numeric_code: Some(5000),
+            message: None,
+        };
+        let got = Decoded {
+            status: 200,
+            body: json!({"code": 4000, "codeDesc": "InvalidVpc.NotFound"}),
+            xml: false,
+            error: Some(VendorError {
+                code: "InvalidVpc.NotFound".into(),
+                number: Some(4000),
+                message: "m".into(),
+            }),
+        };
+        let v = judge(&expect, &got, &none, Some(200));
+        assert_eq!(v.mismatches, 1);
+        let diff = v.diff().unwrap();
+        assert!(diff.contains(" status: 200"), "{diff}");
+        assert!(diff.contains("-numeric code: 5000"), "{diff}");
+        assert!(diff.contains("+numeric code: 4000"), "{diff}");
+        let v = judge(&expect, &got, &none, Some(400));
+        assert!(v.diff().unwrap().contains("-status: 400"));
     }
 }

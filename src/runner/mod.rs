@@ -412,7 +412,14 @@ impl<'s> Runner<'s> {
         record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
         let verdict = {
             let lookup = |name: &str| scope.lookup(name);
-            check::judge(&step.expect, &decoded, &lookup)
+            let documented = match &step.expect {
+                crate::case::Expect::Error { code, .. } => self
+                    .specs
+                    .get(file.dialect, &step.call)
+                    .and_then(|spec| spec.errors.status_of(code)),
+                crate::case::Expect::Success { .. } => None,
+            };
+            check::judge(&step.expect, &decoded, &lookup, documented)
         };
         record.diff = verdict.diff().map(|diff| {
             format!(

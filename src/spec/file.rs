@@ -40,6 +40,10 @@ pub enum ParamType {
 pub struct Repeat {
     pub min: u32,
     pub max: u32,
+    /// The indexes must run from `min` without a gap (Tencent's 0-based
+    /// lists).
+    #[serde(default)]
+    pub contiguous: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -72,14 +76,33 @@ pub struct ParamSpec {
 }
 
 impl ParamSpec {
-    /// The stem of a repeat list (`PrivateIpAddress` of `PrivateIpAddress.N`),
-    /// or the whole name.
-    pub fn stem(&self) -> &str {
-        self.name.strip_suffix(".N").unwrap_or(&self.name)
+    /// The text before and after a repeat list's index placeholder (`N`
+    /// or `n`, a whole dot-separated segment, anywhere in the name):
+    /// `("PrivateIpAddress.", "")` for `PrivateIpAddress.N`,
+    /// `("privateIpAddressSet.", ".primary")` for
+    /// `privateIpAddressSet.n.primary`.
+    fn placeholder(&self) -> Option<(&str, &str)> {
+        let segments: Vec<&str> = self.name.split('.').collect();
+        let at = segments
+            .iter()
+            .position(|s| *s == "N" || *s == "n")
+            .filter(|&i| i > 0)?;
+        let prefix_len: usize = segments[..at].iter().map(|s| s.len() + 1).sum();
+        let suffix_start = prefix_len + 1;
+        Some((&self.name[..prefix_len], &self.name[suffix_start..]))
+    }
+
+    /// The name without its index segment (`PrivateIpAddress`,
+    /// `privateIpAddressSet.primary`): what templated codes say.
+    pub fn stem(&self) -> String {
+        match self.placeholder() {
+            Some((prefix, suffix)) => format!("{}{suffix}", prefix.trim_end_matches('.')),
+            None => self.name.clone(),
+        }
     }
 
     pub fn is_list(&self) -> bool {
-        self.name.ends_with(".N")
+        self.placeholder().is_some()
     }
 
     /// `Some(None)` for a plain match, `Some(Some(n))` for element n of a
@@ -96,10 +119,13 @@ impl ParamSpec {
     /// that a malformed index (`PrivateIpAddress.x`) is still recognised as
     /// this list's element and can be refused as a bad index.
     pub fn element_index<'w>(&self, wire_name: &'w str) -> Option<Option<&'w str>> {
-        match self.name.strip_suffix(".N") {
-            Some(stem) => {
-                let index = wire_name.strip_prefix(stem)?.strip_prefix('.')?;
-                Some(Some(index))
+        match self.placeholder() {
+            Some((prefix, suffix)) => {
+                let index = wire_name.strip_prefix(prefix)?.strip_suffix(suffix)?;
+                // With a suffix the index is one segment; a trailing index
+                // may be anything (a bad one is refused as a bad index).
+                (!index.is_empty() && (suffix.is_empty() || !index.contains('.')))
+                    .then_some(Some(index))
             }
             None => (self.name == wire_name).then_some(None),
         }
@@ -120,6 +146,20 @@ pub struct Rule {
     /// At most one of them.
     #[serde(default)]
     pub at_most_one_of: Option<Vec<String>>,
+    /// At least one of them (both may be given).
+    #[serde(default)]
+    pub at_least_one_of: Option<Vec<String>>,
+    /// A list's elements and an integer's value, added, at most `max`
+    /// (Tencent: at most 10 addresses per call, explicit and counted).
+    #[serde(default)]
+    pub total_at_most: Option<TotalAtMost>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotalAtMost {
+    pub parameters: Vec<String>,
+    pub max: u64,
 }
 
 impl Rule {
@@ -128,11 +168,22 @@ impl Rule {
         self.exactly_one_of
             .as_deref()
             .or(self.at_most_one_of.as_deref())
+            .or(self.at_least_one_of.as_deref())
+            .or(self.total_at_most.as_ref().map(|t| t.parameters.as_slice()))
             .unwrap_or_default()
     }
 
     fn is_well_formed(&self) -> bool {
-        self.exactly_one_of.is_some() != self.at_most_one_of.is_some()
+        [
+            self.exactly_one_of.is_some(),
+            self.at_most_one_of.is_some(),
+            self.at_least_one_of.is_some(),
+            self.total_at_most.is_some(),
+        ]
+        .iter()
+        .filter(|k| **k)
+        .count()
+            == 1
     }
 }
 
@@ -168,6 +219,10 @@ pub struct ErrorEntry {
     pub code: String,
     #[serde(default)]
     pub kind: Option<Kind>,
+    /// The numeric code some vendors send beside the string one (Tencent's
+    /// `code` beside its `codeDesc`).
+    #[serde(default)]
+    pub numeric_code: Option<i64>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -442,7 +497,9 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
                     &f.path,
                     &f.text,
                     "rules",
-                    "each rule is one of `exactly_one_of: [...]` or `at_most_one_of: [...]`".into(),
+                    "each rule is one of `exactly_one_of: [...]`, `at_most_one_of: [...]`, \
+                     `at_least_one_of: [...]` or `total_at_most: {parameters: [...], max: N}`"
+                        .into(),
                 ));
             }
             for name in rule.parameters() {
@@ -617,6 +674,7 @@ mod tests {
             status: 400,
             code: code.into(),
             kind: None,
+            numeric_code: None,
             message: None,
             description: None,
             source: None,

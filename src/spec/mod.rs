@@ -213,6 +213,7 @@ impl SpecSet {
                 let (code, message) = common.validation.render(&violation);
                 Box::new(RenderedViolation {
                     status: spec.errors.status_of(&code),
+                    numeric_code: common.validation.reply(violation.kind).numeric_code,
                     code,
                     message,
                     violation,
@@ -226,6 +227,8 @@ impl SpecSet {
 pub struct RenderedViolation {
     pub violation: Violation,
     pub code: String,
+    /// The numeric code beside `code`, for vendors that send one.
+    pub numeric_code: Option<i64>,
     pub message: String,
     /// The documented status of `code` for the operation, if documented.
     pub status: Option<u16>,

@@ -40,6 +40,9 @@ pub struct Validation {
 #[serde(deny_unknown_fields)]
 pub struct Reply {
     pub code: String,
+    /// A numeric code sent beside `code`, where the vendor has one.
+    #[serde(default)]
+    pub numeric_code: Option<i64>,
     pub message: String,
 }
 
@@ -149,6 +152,10 @@ impl OperationSpec {
         }
 
         for rule in &self.rules {
+            if let Some(total) = &rule.total_at_most {
+                check_total(total, &all, &present)?;
+                continue;
+            }
             let given: Vec<&ParamSpec> = rule
                 .parameters()
                 .iter()
@@ -160,7 +167,7 @@ impl OperationSpec {
                         .map(|(p, _)| *p)
                 })
                 .collect();
-            if given.len() > 1 {
+            if given.len() > 1 && rule.at_least_one_of.is_none() {
                 let later = given[given.len() - 1];
                 let first = given[0];
                 return Err(violation(
@@ -170,7 +177,8 @@ impl OperationSpec {
                     format!("may not be given together with `{}`", first.name),
                 ));
             }
-            if given.is_empty() && rule.exactly_one_of.is_some() {
+            if given.is_empty() && (rule.exactly_one_of.is_some() || rule.at_least_one_of.is_some())
+            {
                 let names = rule.parameters().join(" or ");
                 return Err(Violation {
                     kind: ViolationKind::NoneGiven,
@@ -218,10 +226,49 @@ struct Received<'p> {
     value: Option<&'p str>,
 }
 
+/// `total_at_most`: the lists' elements and the integers' values, added.
+fn check_total(
+    total: &super::file::TotalAtMost,
+    all: &[&ParamSpec],
+    present: &[Vec<Received<'_>>],
+) -> Result<(), Violation> {
+    let mut sum: u64 = 0;
+    let mut last: Option<&ParamSpec> = None;
+    for name in &total.parameters {
+        let Some((spec, got)) = all.iter().zip(present).find(|(p, _)| &p.name == name) else {
+            continue;
+        };
+        if got.is_empty() {
+            continue;
+        }
+        last = Some(*spec);
+        sum += if spec.is_list() {
+            got.len() as u64
+        } else {
+            got.iter()
+                .filter_map(|r| r.value?.parse::<u64>().ok())
+                .sum()
+        };
+    }
+    match last {
+        Some(spec) if sum > total.max => Err(violation(
+            ViolationKind::OutOfRange,
+            spec,
+            &spec.name,
+            format!(
+                "{} ask for {sum} in all, more than {}",
+                total.parameters.join(" and "),
+                total.max
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn violation(kind: ViolationKind, spec: &ParamSpec, wire_name: &str, detail: String) -> Violation {
     Violation {
         kind,
-        parameter: spec.stem().to_string(),
+        parameter: spec.stem(),
         wire_name: wire_name.to_string(),
         detail,
     }
@@ -260,6 +307,20 @@ fn check_values(spec: &ParamSpec, got: &mut [Received<'_>]) -> Result<(), Violat
                     spec,
                     item.name,
                     "is given twice".into(),
+                ));
+            }
+            let expected = repeat.min as usize + i;
+            if repeat.contiguous
+                && item.index.and_then(|i| i.parse::<usize>().ok()) != Some(expected)
+            {
+                return Err(violation(
+                    ViolationKind::BadIndex,
+                    spec,
+                    item.name,
+                    format!(
+                        "the indexes must run from {} without a gap; {expected} is missing",
+                        repeat.min
+                    ),
                 ));
             }
         }
