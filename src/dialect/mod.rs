@@ -8,6 +8,7 @@
 //! their API version.
 
 pub mod alibaba_rpc;
+pub mod tencent_v2;
 pub mod xml;
 
 use std::fmt;
@@ -25,15 +26,22 @@ pub enum DialectId {
     AlibabaEcs,
     #[serde(rename = "alibaba-ens")]
     AlibabaEns,
+    #[serde(rename = "tencent-vpc-v2")]
+    TencentVpcV2,
 }
 
 impl DialectId {
-    pub const ALL: &'static [DialectId] = &[DialectId::AlibabaEcs, DialectId::AlibabaEns];
+    pub const ALL: &'static [DialectId] = &[
+        DialectId::AlibabaEcs,
+        DialectId::AlibabaEns,
+        DialectId::TencentVpcV2,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DialectId::AlibabaEcs => "alibaba-ecs",
             DialectId::AlibabaEns => "alibaba-ens",
+            DialectId::TencentVpcV2 => "tencent-vpc-v2",
         }
     }
 
@@ -42,6 +50,7 @@ impl DialectId {
         match self {
             DialectId::AlibabaEcs => &alibaba_rpc::ECS_CLIENT,
             DialectId::AlibabaEns => &alibaba_rpc::ENS_CLIENT,
+            DialectId::TencentVpcV2 => &tencent_v2::TencentV2Client,
         }
     }
 }

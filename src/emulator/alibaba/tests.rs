@@ -244,7 +244,7 @@ async fn ips_of(emu: &Emu, dialect: DialectId, eni: &str) -> Vec<String> {
             ])
             .await
         }
-        DialectId::AlibabaEns => {
+        _ => {
             emu.send(&Req::ens(&[
                 ("Action", "DescribeNetworkInterfaces"),
                 ("NetworkInterfaceId", eni),
