@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use crate::case::{self, CaseFile};
 use crate::dialect::{Call, CallContext, DialectId, Method};
-use crate::emulator::world::{AssignRequest, Scope, World, WorldFile, BENCH_REGION};
+use crate::emulator::world::{AssignRequest, Scope, Visibility, World, WorldFile, BENCH_REGION};
 use crate::emulator::{self, EmulatorState, RunningEmulator};
 use crate::fixtures::Credentials;
 use crate::runner::{Endpoint, Outcome, Runner};
@@ -428,7 +428,12 @@ fn cycles_per_second(world: &mut World, account: &str, n: usize) -> Result<f64, 
             .assign(&bench_scope(account), "eni-bench0", &request)
             .map_err(setup)?;
         world
-            .unassign(&bench_scope(account), "eni-bench0", &ips)
+            .unassign(
+                &bench_scope(account),
+                "eni-bench0",
+                &ips,
+                Visibility::Immediate,
+            )
             .map_err(setup)?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())

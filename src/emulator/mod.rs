@@ -98,9 +98,13 @@ impl EmulatorState {
         clock.pinned.unwrap_or_else(Utc::now) + clock.offset
     }
 
-    /// The world, locked. Keep the guard short and never across `.await`.
+    /// The world, locked and moved to the emulator's clock (tasks due by
+    /// now have ended). Keep the guard short and never across `.await`.
     pub fn world(&self) -> MutexGuard<'_, World> {
-        lock(&self.world)
+        let now = self.now();
+        let mut world = lock(&self.world);
+        world.settle(now);
+        world
     }
 
     /// When the world began (the creation time of its ENIs).

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{describe_page, object, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
-use crate::emulator::world::{AssignRequest, Eni, EniFilter, WorldError};
+use crate::emulator::world::{AssignRequest, Eni, EniFilter, Visibility, WorldError};
 
 pub struct Ecs;
 
@@ -98,6 +98,12 @@ impl Product for Ecs {
                 "InvalidIp.IpUnassigned",
                 format!("The specified IP \"{ip}\" is not assigned on this ENI."),
             ),
+            // A world whose vSwitch gives changes a delay makes them tasks;
+            // the seed's code for a change that collides with another.
+            WorldError::Busy { eni, .. } => RpcError::new(
+                "Operation.Conflict",
+                format!("The operation conflicts with another one on ENI \"{eni}\". Try again later."),
+            ),
             // The spec's `unique` refuses repeats before the world sees them.
             WorldError::DuplicateIp { ip } => RpcError::new(
                 "InvalidParameter",
@@ -144,6 +150,7 @@ fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
         count: u32::try_from(p.integer("SecondaryPrivateIpAddressCount", 0)).unwrap_or(0),
         allow_reassign: false,
         subnet: None,
+        visibility: Visibility::Immediate,
     };
     let scope = call.scope(&Ecs, Some(region));
     let assigned = {
@@ -183,7 +190,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
             .check_offered(&scope, call.action)
             .map_err(world_error(call))?;
         world
-            .unassign(&scope, eni_id, &ips)
+            .unassign(&scope, eni_id, &ips, Visibility::Immediate)
             .map_err(world_error(call))?;
     }
     Ok(object([("RequestId", call.request_id.into())]))

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{describe_page, object, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
-use crate::emulator::world::{AssignRequest, Eni, EniFilter, EniState, WorldError};
+use crate::emulator::world::{AssignRequest, Eni, EniFilter, EniState, Visibility, WorldError};
 
 pub struct Ens;
 
@@ -83,6 +83,12 @@ impl Product for Ens {
                 format!(
                     "The current status of the resource does not support this operation: {ip} is the primary private IP address of the ENI."
                 ),
+            ),
+            // ENS documents no busy code: an ENI being changed is in a
+            // status that does not support another change.
+            WorldError::Busy { eni, .. } => RpcError::new(
+                "IncorrectEniStatus",
+                format!("Current eni status does not support this operation: {eni} is being changed."),
             ),
             WorldError::DuplicateIp { ip } => RpcError::new(
                 "InvalidParameter.PrivateIpAddress",
@@ -173,7 +179,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
     let ips = p.ipv4_list("PrivateIpAddress");
     call.state
         .world()
-        .unassign(&call.scope(&Ens, None), eni_id, &ips)
+        .unassign(&call.scope(&Ens, None), eni_id, &ips, Visibility::Immediate)
         .map_err(world_error(call))?;
     Ok(object([("RequestId", call.request_id.into())]))
 }

@@ -99,6 +99,10 @@ pub struct SubnetDef {
     /// sets its limit (an Alibaba ENI that is not attached: 10).
     #[serde(default = "default_secondary_limit")]
     pub secondary_limit: u32,
+    /// How long a change to an ENI of this subnet runs as a task on the
+    /// emulator's clock (`2s`); none by default: changes are synchronous.
+    #[serde(default, deserialize_with = "de_duration")]
+    pub change_delay: std::time::Duration,
 }
 
 fn default_secondary_limit() -> u32 {
@@ -176,6 +180,12 @@ pub struct EniDef {
     /// Overrides the secondary limit of this ENI (benchmarks, odd vendors).
     #[serde(default)]
     pub max_secondaries: Option<u32>,
+    /// Every task that changes this ENI ends failed, changing nothing.
+    #[serde(default)]
+    pub changes_fail: bool,
+    /// Elastic (public) IPs bound to its addresses: private -> public.
+    #[serde(default)]
+    pub eips: BTreeMap<Ipv4Addr, Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -214,6 +224,15 @@ macro_rules! display_as_debug {
     )*};
 }
 display_as_debug!(InstanceState, EniState, EniType);
+
+fn de_duration<'de, D: Deserializer<'de>>(de: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(de)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({e}); write e.g. `2s` or `500ms`"
+        ))
+    })
+}
 
 fn de_net<'de, D: Deserializer<'de>>(de: D) -> Result<Ipv4Net, D::Error> {
     let text = String::deserialize(de)?;
@@ -326,6 +345,7 @@ impl WorldFile {
                 cidr: cidr.trunc(),
                 reserved: Reserved::ALIBABA,
                 secondary_limit: default_secondary_limit(),
+                change_delay: std::time::Duration::ZERO,
             }],
             instance_types: vec![],
             instances: vec![],
@@ -342,6 +362,8 @@ impl WorldFile {
                     mac: None,
                     secondary_ips: vec![],
                     max_secondaries: None,
+                    changes_fail: false,
+                    eips: BTreeMap::new(),
                 })
                 .collect(),
             fixtures: BTreeMap::from([(DialectId::AlibabaEcs, fixtures)]),

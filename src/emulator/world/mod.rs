@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use ipnet::Ipv4Net;
 
 use crate::dialect::DialectId;
@@ -43,6 +44,8 @@ pub struct Subnet {
     pub reserved: Reserved,
     /// Secondaries an ENI here may hold when no instance type says.
     pub secondary_limit: u32,
+    /// How long a change to one of its ENIs runs as a task.
+    pub change_delay: TimeDelta,
     alloc: Allocator,
     /// Which ENI holds an address. Addresses taken by [`World::take_addresses`]
     /// have no entry: they stand for things the emulator does not model.
@@ -91,6 +94,13 @@ pub struct Eni {
     pub primary_ip: Ipv4Addr,
     pub mac: String,
     pub max_secondaries: Option<u32>,
+    /// Its tasks end failed and change nothing.
+    pub changes_fail: bool,
+    /// Elastic IPs bound to its addresses (private -> public); an
+    /// address's is dissociated when it is unassigned.
+    pub eips: HashMap<Ipv4Addr, Ipv4Addr>,
+    /// The task changing it now, if one runs.
+    task: Option<u64>,
     /// Assignment order -> address; the describe order of the vendors.
     secondaries: BTreeMap<u64, Ipv4Addr>,
     /// Address -> (assignment order, the subnet it came from when that is
@@ -110,6 +120,11 @@ impl Eni {
 
     pub fn holds(&self, ip: Ipv4Addr) -> bool {
         self.primary_ip == ip || self.seq_of.contains_key(&ip)
+    }
+
+    /// The task changing this ENI now, if one runs.
+    pub fn running_task(&self) -> Option<u64> {
+        self.task
     }
 
     /// The subnet a secondary IP was taken from.
@@ -133,6 +148,53 @@ impl Eni {
     }
 }
 
+/// When a change to an ENI whose subnet has a `change_delay` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// At once; the ENI stays busy (a transitional state) until the task
+    /// ends (NAVER's `SET`).
+    #[default]
+    Immediate,
+    /// Only when the task ends (Tencent's asynchronous operations): an
+    /// address being assigned is held but not listed, one being unassigned
+    /// is listed and still held.
+    AfterTask,
+}
+
+/// How a task stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// A change that takes time: the assignment or release of addresses on one
+/// ENI, done when the emulator's clock passes `done_at`.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: u64,
+    pub account: String,
+    pub eni: String,
+    pub done_at: DateTime<Utc>,
+    pub status: TaskStatus,
+    change: Pending,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    /// Addresses taken (held in their subnet) to be listed when done.
+    Assign {
+        ips: Vec<(Ipv4Addr, String)>,
+        visibility: Visibility,
+    },
+    /// Addresses to release when done.
+    Unassign {
+        ips: Vec<Ipv4Addr>,
+        visibility: Visibility,
+    },
+}
+
 /// What an assign asks for: explicit addresses, a count to allocate, or both.
 #[derive(Debug, Clone, Default)]
 pub struct AssignRequest {
@@ -144,6 +206,8 @@ pub struct AssignRequest {
     /// Allocate from this subnet of the ENI's VPC rather than the ENI's own
     /// (ENS `VSwitchId`).
     pub subnet: Option<String>,
+    /// When the change shows, if the ENI's subnet makes it a task.
+    pub visibility: Visibility,
 }
 
 /// Whose view a lookup takes: an account, through one dialect's API,
@@ -218,6 +282,8 @@ pub enum WorldError {
     PrimaryIp { ip: Ipv4Addr },
     #[error("{ip} appears twice in the request")]
     DuplicateIp { ip: Ipv4Addr },
+    #[error("ENI `{eni}` is being changed by task {task}")]
+    Busy { eni: String, task: u64 },
 }
 
 /// A world file that is not consistent: which object, what is wrong, what to do.
@@ -274,6 +340,12 @@ pub struct World {
     instances: BTreeMap<String, Instance>,
     enis: BTreeMap<String, Eni>,
     next_seq: u64,
+    /// Tasks by id; `running` counts those not yet settled.
+    tasks: BTreeMap<u64, Task>,
+    next_task: u64,
+    running: usize,
+    /// The time of the last [`World::settle`]: when new tasks start.
+    now: DateTime<Utc>,
 }
 
 impl fmt::Debug for World {
@@ -421,6 +493,9 @@ impl World {
                     cidr: vs.cidr,
                     reserved: vs.reserved,
                     secondary_limit: vs.secondary_limit,
+                    change_delay: TimeDelta::from_std(vs.change_delay).map_err(|_| {
+                        invalid(&obj, "change_delay is too long; give seconds or minutes")
+                    })?,
                     alloc: Allocator::new(vs.cidr, vs.reserved),
                     owners: HashMap::new(),
                 },
@@ -497,6 +572,10 @@ impl World {
             instances,
             enis: BTreeMap::new(),
             next_seq: 0,
+            tasks: BTreeMap::new(),
+            next_task: 16_284,
+            running: 0,
+            now: DateTime::<Utc>::UNIX_EPOCH,
         };
         let mut primaries: HashMap<&str, &str> = HashMap::new();
         // First pass: structure and explicit addresses; primaries to
@@ -606,6 +685,9 @@ impl World {
                     )
                 }),
                 max_secondaries: def.max_secondaries,
+                changes_fail: def.changes_fail,
+                eips: def.eips.iter().map(|(k, v)| (*k, *v)).collect(),
+                task: None,
                 secondaries: BTreeMap::new(),
                 seq_of: HashMap::new(),
             };
@@ -776,6 +858,7 @@ impl World {
     ) -> Result<Vec<Ipv4Addr>, WorldError> {
         let eni = self.eni(scope, eni_id)?;
         self.check_states(eni)?;
+        self.check_idle(eni)?;
         let subnet_id = match &req.subnet {
             None => eni.subnet.clone(),
             Some(id) => {
@@ -853,6 +936,7 @@ impl World {
         }
 
         // Every check passed: apply. Nothing below can fail.
+        let delay = self.subnets[&eni.subnet].change_delay;
         for (ip, holder) in &moves {
             if let Some(other) = self.enis.get_mut(holder) {
                 other.remove_secondary(*ip);
@@ -873,10 +957,25 @@ impl World {
         for &ip in &added {
             subnet.owners.insert(u32::from(ip), eni_id.to_string());
         }
-        let eni = self.enis.get_mut(eni_id).expect("looked up above");
-        for &ip in &added {
-            eni.push_secondary(self.next_seq, ip, &subnet_id);
-            self.next_seq += 1;
+        let deferred = delay > TimeDelta::zero() && req.visibility == Visibility::AfterTask;
+        if !deferred {
+            let eni = self.enis.get_mut(eni_id).expect("looked up above");
+            for &ip in &added {
+                eni.push_secondary(self.next_seq, ip, &subnet_id);
+                self.next_seq += 1;
+            }
+        }
+        if delay > TimeDelta::zero() {
+            let ips = added.iter().map(|ip| (*ip, subnet_id.clone())).collect();
+            self.start_task(
+                scope.account,
+                eni_id,
+                delay,
+                Pending::Assign {
+                    ips,
+                    visibility: req.visibility,
+                },
+            );
         }
         Ok(added)
     }
@@ -890,9 +989,11 @@ impl World {
         scope: &Scope<'_>,
         eni_id: &str,
         ips: &[Ipv4Addr],
+        visibility: Visibility,
     ) -> Result<(), WorldError> {
         let eni = self.eni(scope, eni_id)?;
         self.check_states(eni)?;
+        self.check_idle(eni)?;
         let subnet = &self.subnets[&eni.subnet];
         for &ip in ips {
             if !subnet.cidr.contains(&ip) && eni.subnet_of(ip).is_none() {
@@ -916,19 +1017,161 @@ impl World {
                 return Err(WorldError::IpNotOnEni { ip });
             }
         }
-        let releases: Vec<(Ipv4Addr, String)> = ips
-            .iter()
-            .map(|&ip| (ip, eni.subnet_of(ip).unwrap_or(&eni.subnet).to_string()))
-            .collect();
-        let eni = self.enis.get_mut(eni_id).expect("looked up above");
-        for (ip, subnet_id) in releases {
+        let delay = self.subnets[&eni.subnet].change_delay;
+        if delay > TimeDelta::zero() {
+            if visibility == Visibility::Immediate {
+                self.release(eni_id, ips);
+            }
+            self.start_task(
+                scope.account,
+                eni_id,
+                delay,
+                Pending::Unassign {
+                    ips: ips.to_vec(),
+                    visibility,
+                },
+            );
+        } else {
+            self.release(eni_id, ips);
+        }
+        Ok(())
+    }
+
+    /// Takes `ips` off the ENI and frees them in their subnets; their
+    /// elastic IPs are dissociated.
+    fn release(&mut self, eni_id: &str, ips: &[Ipv4Addr]) {
+        let Some(eni) = self.enis.get_mut(eni_id) else {
+            return;
+        };
+        for &ip in ips {
+            let subnet_id = eni.subnet_of(ip).unwrap_or(&eni.subnet).to_string();
             eni.remove_secondary(ip);
+            eni.eips.remove(&ip);
             if let Some(subnet) = self.subnets.get_mut(&subnet_id) {
                 subnet.owners.remove(&u32::from(ip));
                 subnet.alloc.release(u32::from(ip));
             }
         }
-        Ok(())
+    }
+
+    /// Refuses a change to an ENI while a task changes it.
+    fn check_idle(&self, eni: &Eni) -> Result<(), WorldError> {
+        match eni.task {
+            Some(task) => Err(WorldError::Busy {
+                eni: eni.id.clone(),
+                task,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn start_task(&mut self, account: &str, eni_id: &str, delay: TimeDelta, change: Pending) {
+        let id = self.next_task;
+        self.next_task += 1;
+        let fails = self.enis.get(eni_id).is_some_and(|e| e.changes_fail);
+        if let Some(eni) = self.enis.get_mut(eni_id) {
+            eni.task = Some(id);
+        }
+        self.tasks.insert(
+            id,
+            Task {
+                id,
+                account: account.to_string(),
+                eni: eni_id.to_string(),
+                done_at: self.now + delay,
+                // Decided at the start, applied at the end.
+                status: if fails {
+                    TaskStatus::Failed
+                } else {
+                    TaskStatus::Running
+                },
+                change,
+            },
+        );
+        self.running += 1;
+    }
+
+    /// Moves the world to `now`: every task due by then ends, and its
+    /// change shows (or, for a failing task, is undone). The emulator
+    /// calls it before each operation with its clock.
+    pub fn settle(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+        if self.running == 0 {
+            return;
+        }
+        let due: Vec<u64> = self
+            .tasks
+            .values()
+            .filter(|t| {
+                t.done_at <= now && self.enis.get(&t.eni).is_some_and(|e| e.task == Some(t.id))
+            })
+            .map(|t| t.id)
+            .collect();
+        for id in due {
+            self.finish(id);
+        }
+    }
+
+    fn finish(&mut self, id: u64) {
+        let Some(task) = self.tasks.get(&id).cloned() else {
+            return;
+        };
+        let failed = task.status == TaskStatus::Failed;
+        match (&task.change, failed) {
+            (Pending::Assign { ips, visibility }, false) => {
+                if *visibility == Visibility::AfterTask {
+                    if let Some(eni) = self.enis.get_mut(&task.eni) {
+                        for (ip, subnet) in ips {
+                            eni.push_secondary(self.next_seq, *ip, subnet);
+                            self.next_seq += 1;
+                        }
+                    }
+                }
+            }
+            (Pending::Assign { ips, visibility }, true) => {
+                if *visibility == Visibility::Immediate {
+                    let listed: Vec<Ipv4Addr> = ips.iter().map(|(ip, _)| *ip).collect();
+                    self.release(&task.eni, &listed);
+                } else {
+                    // Held but never listed: only the subnets know them.
+                    for (ip, subnet) in ips {
+                        if let Some(subnet) = self.subnets.get_mut(subnet) {
+                            subnet.owners.remove(&u32::from(*ip));
+                            subnet.alloc.release(u32::from(*ip));
+                        }
+                    }
+                }
+            }
+            (Pending::Unassign { ips, visibility }, false) => {
+                if *visibility == Visibility::AfterTask {
+                    self.release(&task.eni, ips);
+                }
+            }
+            (Pending::Unassign { .. }, true) => {
+                // An immediate release that failed is not undone: the
+                // vendors that release at once (NAVER) report no failure.
+            }
+        }
+        if let Some(eni) = self.enis.get_mut(&task.eni) {
+            eni.task = None;
+        }
+        if let Some(t) = self.tasks.get_mut(&id) {
+            if !failed {
+                t.status = TaskStatus::Succeeded;
+            }
+        }
+        self.running -= 1;
+    }
+
+    /// How a task of the account stands; `None` when it has no such task.
+    pub fn task(&self, account: &str, id: u64) -> Option<TaskStatus> {
+        let task = self.tasks.get(&id).filter(|t| t.account == account)?;
+        let running = self.enis.get(&task.eni).is_some_and(|e| e.task == Some(id));
+        Some(if running {
+            TaskStatus::Running
+        } else {
+            task.status
+        })
     }
 
     /// The ENIs the scope sees that match `filter`, by id.
@@ -1151,7 +1394,9 @@ mod tests {
             got[0],
             Ipv4Addr::from(u32::from(ip("10.0.0.2")) + 1_000_000)
         );
-        world.unassign(&S, "eni-bench0", &got).unwrap();
+        world
+            .unassign(&S, "eni-bench0", &got, Visibility::Immediate)
+            .unwrap();
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 
@@ -1171,7 +1416,13 @@ mod tests {
             order,
             vec![ip("192.168.1.50"), ip("192.168.1.4"), ip("192.168.1.5")]
         );
-        w.unassign(&S, "eni-bench0", &[ip("192.168.1.4")]).unwrap();
+        w.unassign(
+            &S,
+            "eni-bench0",
+            &[ip("192.168.1.4")],
+            Visibility::Immediate,
+        )
+        .unwrap();
         assert_eq!(
             w.assign(&S, "eni-bench1", &count(1)).unwrap(),
             vec![ip("192.168.1.4")]
@@ -1245,19 +1496,29 @@ mod tests {
         w.assign(&S, "eni-bench1", &explicit(&["192.168.1.30"]))
             .unwrap();
         assert_eq!(
-            w.unassign(&S, "eni-bench0", &[ip("192.168.1.20"), ip("192.168.1.1")]),
+            w.unassign(
+                &S,
+                "eni-bench0",
+                &[ip("192.168.1.20"), ip("192.168.1.1")],
+                Visibility::Immediate
+            ),
             Err(WorldError::PrimaryIp {
                 ip: ip("192.168.1.1")
             })
         );
         assert_eq!(
-            w.unassign(&S, "eni-bench0", &[ip("192.168.1.20"), ip("192.168.1.30")]),
+            w.unassign(
+                &S,
+                "eni-bench0",
+                &[ip("192.168.1.20"), ip("192.168.1.30")],
+                Visibility::Immediate
+            ),
             Err(WorldError::IpNotOnEni {
                 ip: ip("192.168.1.30")
             })
         );
         assert!(matches!(
-            w.unassign(&S, "eni-bench0", &[ip("172.16.0.1")]),
+            w.unassign(&S, "eni-bench0", &[ip("172.16.0.1")], Visibility::Immediate),
             Err(WorldError::IpOutsideCidr { .. })
         ));
         assert_eq!(w.eni(&S, "eni-bench0").unwrap().secondary_count(), 2);
@@ -1329,7 +1590,8 @@ mod tests {
         assert_eq!(got.len(), 1000);
         let eni = w.eni(&S, "eni-bench0").unwrap();
         assert_eq!(eni.secondary_count(), 1000);
-        w.unassign(&S, "eni-bench0", &got[500..501]).unwrap();
+        w.unassign(&S, "eni-bench0", &got[500..501], Visibility::Immediate)
+            .unwrap();
         let order: Vec<_> = w.eni(&S, "eni-bench0").unwrap().secondaries().collect();
         assert_eq!(order.len(), 999);
         assert_eq!(order[500], got[501]);
@@ -1472,5 +1734,129 @@ enis:
                 Some(eni.as_str())
             );
         }
+    }
+
+    /// A world of one account, one subnet whose changes take 2 s, and
+    /// three ENIs: `a`, `b` and `f` (whose tasks fail).
+    fn slow_world() -> World {
+        let text = r#"
+accounts: [{id: acct, access_keys: [{id: k, secret: s}]}]
+regions: [{id: r, service: alibaba-ecs, zones: [z]}]
+vpcs: [{id: v, account: acct, region: r, cidr: 10.0.0.0/16}]
+subnets: [{id: s, vpc: v, zone: z, cidr: 10.0.0.0/24, change_delay: 2s}]
+enis:
+  - {id: a, account: acct, region: r, subnet: s, state: Available, primary_ip: 10.0.0.10, secondary_ips: [10.0.0.20], eips: {10.0.0.20: 203.0.113.20}}
+  - {id: b, account: acct, region: r, subnet: s, state: Available, primary_ip: 10.0.0.11}
+  - {id: f, account: acct, region: r, subnet: s, state: Available, primary_ip: 10.0.0.12, changes_fail: true}
+"#;
+        World::build(&WorldFile::from_yaml(text, "slow.yaml").unwrap()).unwrap()
+    }
+
+    const SLOW: Scope<'static> = Scope {
+        account: "acct",
+        service: DialectId::AlibabaEcs,
+        region: Some("r"),
+    };
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + TimeDelta::seconds(1_000 + seconds)
+    }
+
+    fn listed(w: &World, eni: &str) -> Vec<Ipv4Addr> {
+        w.eni(&SLOW, eni).unwrap().secondaries().collect()
+    }
+
+    #[test]
+    fn a_deferred_assign_shows_only_when_its_task_ends_and_holds_its_address_meanwhile() {
+        let mut w = slow_world();
+        w.settle(at(0));
+        let req = AssignRequest {
+            explicit: vec![ip("10.0.0.50")],
+            visibility: Visibility::AfterTask,
+            ..Default::default()
+        };
+        assert_eq!(w.assign(&SLOW, "a", &req).unwrap(), [ip("10.0.0.50")]);
+        let task = w.eni(&SLOW, "a").unwrap().running_task().unwrap();
+        assert_eq!(w.task("acct", task), Some(TaskStatus::Running));
+        assert_eq!(w.task("someone-else", task), None);
+        assert_eq!(listed(&w, "a"), [ip("10.0.0.20")], "not listed yet");
+        let other = AssignRequest {
+            visibility: Visibility::AfterTask,
+            ..explicit(&["10.0.0.50"])
+        };
+        assert!(matches!(
+            w.assign(&SLOW, "b", &other),
+            Err(WorldError::IpAlreadyAssigned { .. })
+        ));
+        assert!(matches!(
+            w.assign(&SLOW, "a", &count(1)),
+            Err(WorldError::Busy { task: t, .. }) if t == task
+        ));
+        w.settle(at(1));
+        assert_eq!(w.task("acct", task), Some(TaskStatus::Running));
+        w.settle(at(2));
+        assert_eq!(w.task("acct", task), Some(TaskStatus::Succeeded));
+        assert_eq!(listed(&w, "a"), [ip("10.0.0.20"), ip("10.0.0.50")]);
+        assert!(w.assign(&SLOW, "a", &count(1)).is_ok(), "idle again");
+    }
+
+    #[test]
+    fn a_deferred_unassign_keeps_the_address_listed_and_held_until_its_task_ends() {
+        let mut w = slow_world();
+        w.settle(at(0));
+        w.unassign(&SLOW, "a", &[ip("10.0.0.20")], Visibility::AfterTask)
+            .unwrap();
+        assert_eq!(listed(&w, "a"), [ip("10.0.0.20")], "a stale read");
+        let reuse = AssignRequest {
+            visibility: Visibility::AfterTask,
+            ..explicit(&["10.0.0.20"])
+        };
+        assert!(matches!(
+            w.assign(&SLOW, "b", &reuse),
+            Err(WorldError::IpAlreadyAssigned { .. })
+        ));
+        w.settle(at(3));
+        assert!(listed(&w, "a").is_empty());
+        assert!(
+            w.eni(&SLOW, "a").unwrap().eips.is_empty(),
+            "EIP dissociated"
+        );
+        assert!(w.assign(&SLOW, "b", &reuse).is_ok(), "free once done");
+    }
+
+    #[test]
+    fn a_failing_task_changes_nothing_and_an_immediate_change_shows_at_once() {
+        let mut w = slow_world();
+        w.settle(at(0));
+        let req = AssignRequest {
+            count: 2,
+            visibility: Visibility::AfterTask,
+            ..Default::default()
+        };
+        let got = w.assign(&SLOW, "f", &req).unwrap();
+        let task = w.eni(&SLOW, "f").unwrap().running_task().unwrap();
+        let free_before = w.subnet("s").unwrap().allocator().free_count();
+        w.settle(at(5));
+        assert_eq!(w.task("acct", task), Some(TaskStatus::Failed));
+        assert!(listed(&w, "f").is_empty());
+        assert_eq!(
+            w.subnet("s").unwrap().allocator().free_count(),
+            free_before + 2,
+            "its addresses {got:?} are free again"
+        );
+
+        let now = AssignRequest {
+            count: 1,
+            visibility: Visibility::Immediate,
+            ..Default::default()
+        };
+        let got = w.assign(&SLOW, "b", &now).unwrap();
+        assert_eq!(listed(&w, "b"), got, "listed at once");
+        assert!(
+            w.eni(&SLOW, "b").unwrap().running_task().is_some(),
+            "and busy"
+        );
+        w.settle(at(8));
+        assert!(w.eni(&SLOW, "b").unwrap().running_task().is_none());
     }
 }
