@@ -16,6 +16,7 @@
 
 pub mod alibaba;
 pub mod nonce;
+pub mod tencent;
 pub mod world;
 
 use std::net::SocketAddr;
@@ -182,10 +183,11 @@ pub fn app(state: Arc<EmulatorState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(CLOCK_PATH, get(clock_now).post(clock_advance))
         .merge(alibaba::routes())
+        .merge(tencent::routes())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no dialect is served at this path: Alibaba RPC is at /\n",
+                "no dialect is served at this path: Alibaba RPC is at /, Tencent v2 at /v2/index.php\n",
             )
                 .into_response()
         })

@@ -335,6 +335,8 @@ pub struct Region {
 pub struct World {
     keys: HashMap<String, AccessKey>,
     regions: HashMap<String, Region>,
+    /// VPC id -> (account, region).
+    vpcs: HashMap<String, (String, String)>,
     subnets: BTreeMap<String, Subnet>,
     instance_types: HashMap<String, u32>,
     instances: BTreeMap<String, Instance>,
@@ -567,6 +569,11 @@ impl World {
                 })
                 .collect(),
             keys,
+            vpcs: file
+                .vpcs
+                .iter()
+                .map(|v| (v.id.clone(), (v.account.clone(), v.region.clone())))
+                .collect(),
             subnets,
             instance_types,
             instances,
@@ -784,6 +791,19 @@ impl World {
             .get(id)
             .filter(|e| self.sees(scope, e))
             .ok_or_else(|| WorldError::EniNotFound { id: id.to_string() })
+    }
+
+    /// Whether the scope sees a VPC (network) of this id: the account's, in
+    /// a region of the scope's service (and the scope's region, if named).
+    pub fn sees_vpc(&self, scope: &Scope<'_>, id: &str) -> bool {
+        self.vpcs.get(id).is_some_and(|(account, region)| {
+            account == scope.account
+                && scope.region.is_none_or(|r| r == region)
+                && self
+                    .regions
+                    .get(region)
+                    .is_some_and(|r| r.service == scope.service)
+        })
     }
 
     /// Refuses an operation the scope's region does not offer.

@@ -1,0 +1,580 @@
+//! Tencent Cloud's legacy VPC API v2 at `/v2/index.php` (dialect
+//! `tencent-vpc-v2`): AssignPrivateIpAddresses, UnassignPrivateIpAddresses,
+//! DescribeNetworkInterfaces and DescribeVpcTaskResult, over the same world
+//! and on the same port as the other dialects.
+//!
+//! Where the field's IPAM bugs come from: Assign and Unassign return a task
+//! id at once and their change shows only when the task ends, on the
+//! emulator's clock (the subnet's `change_delay`); meanwhile a second change
+//! to the ENI is refused as busy, an address being released is still "in
+//! use", and DescribeVpcTaskResult answers 2 (running), then 0 (done) or 1
+//! (failed). Every reply is HTTP 200 with a JSON body: `code` 0 and
+//! `codeDesc` "Success" with `data`, or a non-zero `code` with `message` and
+//! `codeDesc`. The numeric code of each `codeDesc` comes from the spec's
+//! catalog, so the two cannot disagree. The signature is the legacy
+//! HmacSHA1 / HmacSHA256 over the Host header as received.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::world::{AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, WorldError};
+use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use crate::dialect::tencent_v2::{self, PATH};
+use crate::dialect::DialectId;
+use crate::spec::{OperationSpec, ViolationKind};
+
+const DIALECT: DialectId = DialectId::TencentVpcV2;
+
+/// Signature clock window, either side of the server's clock.
+const WINDOW_SECS: i64 = 300;
+
+/// The `codeDesc` of each outcome; their numeric codes are in the specs.
+mod code {
+    pub const BAD_PARAMETER: &str = "InvalidParameter";
+    pub const AUTH_FAILED: &str = "AuthFailure";
+    pub const UNKNOWN_SECRET_ID: &str = "AuthFailure.SecretIdNotFound";
+    pub const REPLAY: &str = "AuthFailure.SignatureExpire";
+    pub const NO_SUCH_RESOURCE: &str = "ResourceNotFound";
+    pub const OPERATION_FAILED: &str = "FailedOperation";
+    pub const VPC_NOT_FOUND: &str = "InvalidVpc.NotFound";
+    pub const ENI_NOT_FOUND: &str = "InvalidNetworkInterface.NotFound";
+    pub const PRIMARY: &str = "InvalidPrivateip.IsPrimary";
+    pub const IN_USE: &str = "InvalidPrivateIpAddress.Occupied";
+    pub const NOT_ON_ENI: &str = "InvalidPrivateIpAddress.NotFound";
+    pub const QUOTA: &str = "LimitExceeded";
+    pub const EXHAUSTED: &str = "ResourceInsufficient.Subnet";
+    pub const BUSY: &str = "UnsupportedOperation.MutexOperationTaskRunning";
+    pub const BAD_STATE: &str = "UnsupportedOperation.InvalidState";
+    pub const NOT_PERMITTED: &str = "UnauthorizedOperation";
+}
+
+/// A Tencent error: `codeDesc` and message; the numeric `code` comes from
+/// the catalog when it is rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcError {
+    pub code: String,
+    pub message: String,
+}
+
+impl TcError {
+    fn new(code: impl Into<String>, message: impl Into<String>) -> TcError {
+        TcError {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The Tencent route: every method on `/v2/index.php`.
+pub fn routes() -> Router<Arc<EmulatorState>> {
+    Router::new().route(PATH, any(handle))
+}
+
+/// Every Tencent reply: HTTP 200, `application/json` exactly (the
+/// official SDKs read errors only with that content type).
+struct Reply(Value);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::OK, self.0.to_string()).into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        response
+    }
+}
+
+async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let query = parts.uri.query().unwrap_or("");
+    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let is_form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let host = parts
+        .headers
+        .get(HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let outcome = match (query.len() > MAX_QUERY, &body) {
+        (true, _) => Err((None, too_large(&state, "the query string"))),
+        (_, Err(_)) => Err((None, too_large(&state, "the request body"))),
+        (false, Ok(bytes)) => {
+            // The SDK sends a space as `+`, in the query as in a form.
+            let mut params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect();
+            if is_form && !bytes.is_empty() {
+                params.extend(form_urlencoded::parse(bytes).into_owned());
+            }
+            process(&state, parts.method.as_str(), &host, &params)
+        }
+    };
+    match outcome {
+        Ok(data) => Reply(json!({
+            "code": 0,
+            "message": "",
+            "codeDesc": "Success",
+            "data": data,
+        }))
+        .into_response(),
+        Err((spec, error)) => render_error(&state, spec, &error),
+    }
+}
+
+fn too_large(state: &EmulatorState, what: &str) -> TcError {
+    violation_reply(state, ViolationKind::Malformed, what)
+}
+
+/// The dialect's answer to a violation found outside the spec's validation
+/// (the signature protocol's own parameters).
+fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> TcError {
+    match state.specs().dialect(DIALECT) {
+        Some(common) => {
+            let reply = common.validation.reply(kind);
+            TcError::new(
+                reply.code.replace("%s", name),
+                reply.message.replace("%s", name),
+            )
+        }
+        None => TcError::new(code::BAD_PARAMETER, format!("{name} is not valid")),
+    }
+}
+
+/// The error body, its numeric `code` from the operation's catalog (or the
+/// dialect's, before an operation is known); 5100 for a code neither
+/// documents, which a contract check then reports.
+fn render_error(state: &EmulatorState, spec: Option<&OperationSpec>, error: &TcError) -> Response {
+    let entry = match spec {
+        Some(spec) => spec.errors.get(&error.code),
+        None => state
+            .specs()
+            .dialect(DIALECT)
+            .and_then(|d| d.errors.get(&error.code)),
+    };
+    let number = entry.and_then(|e| e.numeric_code).unwrap_or(5100);
+    Reply(json!({
+        "code": number,
+        "message": error.message,
+        "codeDesc": error.code,
+    }))
+    .into_response()
+}
+
+type Failure<'s> = (Option<&'s OperationSpec>, TcError);
+
+fn process<'s>(
+    state: &'s EmulatorState,
+    method: &str,
+    host: &str,
+    params: &[(String, String)],
+) -> Result<Value, Failure<'s>> {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let action = param("Action").unwrap_or("");
+    let Some(spec) = state.specs().get(DIALECT, action) else {
+        return Err((
+            None,
+            TcError::new(
+                code::BAD_PARAMETER,
+                format!("The Action `{action}` is not an operation of this API."),
+            ),
+        ));
+    };
+    let fail = |e: TcError| (Some(spec), e);
+    if method != "GET" && method != "POST" {
+        return Err(fail(violation_reply(
+            state,
+            ViolationKind::Malformed,
+            "the HTTP method",
+        )));
+    }
+    for name in ["SecretId", "Signature", "Nonce", "Timestamp", "Region"] {
+        if param(name).is_none() {
+            return Err(fail(violation_reply(state, ViolationKind::Missing, name)));
+        }
+    }
+    let signature_method = param("SignatureMethod").unwrap_or(tencent_v2::HMAC_SHA1);
+    if signature_method != tencent_v2::HMAC_SHA1 && signature_method != tencent_v2::HMAC_SHA256 {
+        return Err(fail(violation_reply(
+            state,
+            ViolationKind::OutOfRange,
+            "SignatureMethod",
+        )));
+    }
+    let secret_id = param("SecretId").unwrap_or_default();
+    let key = state
+        .world()
+        .access_key(secret_id)
+        .cloned()
+        .ok_or_else(|| {
+            fail(TcError::new(
+                code::UNKNOWN_SECRET_ID,
+                format!("The SecretId {secret_id} does not exist."),
+            ))
+        })?;
+    let source = tencent_v2::source(method, host, PATH, params);
+    let expected = tencent_v2::sign(&source, key.secret.expose(), signature_method);
+    let given = param("Signature").unwrap_or_default();
+    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+        return Err(fail(TcError::new(
+            code::AUTH_FAILED,
+            "The signature does not match: sign the request as the API's signature document says, with the Host header as sent.",
+        )));
+    }
+    let now = state.now().timestamp();
+    let at = param("Timestamp")
+        .and_then(|t| t.parse::<i64>().ok())
+        .ok_or_else(|| {
+            fail(violation_reply(
+                state,
+                ViolationKind::Malformed,
+                "Timestamp",
+            ))
+        })?;
+    if (now - at).abs() > WINDOW_SECS {
+        return Err(fail(TcError::new(
+            code::REPLAY,
+            format!(
+                "The Timestamp {at} is more than {WINDOW_SECS} seconds from the server's clock."
+            ),
+        )));
+    }
+    let nonce = param("Nonce").unwrap_or_default();
+    if !state.record_nonce(secret_id, nonce, at.max(now) + WINDOW_SECS) {
+        return Err(fail(TcError::new(
+            code::REPLAY,
+            format!("The Nonce {nonce} was used already: a replayed request."),
+        )));
+    }
+    if key.disabled || !key.permits(action) {
+        return Err(fail(TcError::new(
+            code::NOT_PERMITTED,
+            format!("The key may not call {action}."),
+        )));
+    }
+    state
+        .specs()
+        .validate(
+            DIALECT,
+            action,
+            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+        )
+        .map_err(|v| fail(TcError::new(v.code, v.message)))?;
+    let call = Call {
+        state,
+        action,
+        params,
+        scope: Scope {
+            account: &key.account,
+            service: DIALECT,
+            region: param("Region"),
+        },
+    };
+    operation(&call).map_err(fail)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A validated request.
+struct Call<'a> {
+    state: &'a EmulatorState,
+    action: &'a str,
+    params: &'a [(String, String)],
+    scope: Scope<'a>,
+}
+
+impl<'a> Call<'a> {
+    fn value(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The values of a 0-based list `prefix.N suffix`, by index (the spec
+    /// has checked that they run without a gap).
+    fn list(&self, prefix: &str, suffix: &str) -> Vec<&'a str> {
+        let mut items: Vec<(u32, &str)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
+                Some((n, v.as_str()))
+            })
+            .collect();
+        items.sort_unstable_by_key(|(n, _)| *n);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+}
+
+fn operation(call: &Call<'_>) -> Result<Value, TcError> {
+    match call.action {
+        "AssignPrivateIpAddresses" => assign(call),
+        "UnassignPrivateIpAddresses" => unassign(call),
+        "DescribeNetworkInterfaces" => describe(call),
+        "DescribeVpcTaskResult" => task_result(call),
+        other => Err(TcError::new(
+            code::BAD_PARAMETER,
+            format!("The Action `{other}` is not an operation of this API."),
+        )),
+    }
+}
+
+/// Tencent's words for the world's outcomes.
+fn world_error(e: WorldError) -> TcError {
+    match e {
+        WorldError::EniNotFound { id } => TcError::new(
+            code::ENI_NOT_FOUND,
+            format!("The ENI {id} does not exist. Query it with DescribeNetworkInterfaces."),
+        ),
+        WorldError::PrimaryIp { ip } => TcError::new(
+            code::PRIMARY,
+            format!("{ip} is the primary IP: it cannot be unbound."),
+        ),
+        WorldError::IpAlreadyAssigned { ip, .. } => {
+            TcError::new(code::IN_USE, format!("The private IP {ip} is in use."))
+        }
+        WorldError::IpNotOnEni { ip } | WorldError::IpOutsideCidr { ip, .. } => TcError::new(
+            code::NOT_ON_ENI,
+            format!("The private IP {ip} is not bound to the ENI."),
+        ),
+        WorldError::IpReserved { ip, cidr } => TcError::new(
+            code::BAD_PARAMETER,
+            format!("The private IP {ip} is reserved in the subnet {cidr}."),
+        ),
+        WorldError::QuotaExceeded { limit, .. } => TcError::new(
+            code::QUOTA,
+            format!(
+                "The ENI may hold {} private IPs, its primary counted.",
+                limit + 1
+            ),
+        ),
+        WorldError::SubnetExhausted { subnet, .. } => TcError::new(
+            code::EXHAUSTED,
+            format!("The subnet {subnet} has not enough free IP addresses."),
+        ),
+        WorldError::Busy { eni, task } => TcError::new(
+            code::BUSY,
+            format!("Task {task} is changing the ENI {eni}: wait until it ends."),
+        ),
+        WorldError::EniState { actual, .. } => TcError::new(
+            code::BAD_STATE,
+            format!("The ENI is {actual}: it cannot be changed now."),
+        ),
+        WorldError::InstanceState {
+            instance, actual, ..
+        } => TcError::new(
+            code::BAD_STATE,
+            format!("The instance {instance} is {actual}: its ENI cannot be changed now."),
+        ),
+        WorldError::DuplicateIp { ip } => TcError::new(
+            code::BAD_PARAMETER,
+            format!("The private IP {ip} is given twice."),
+        ),
+        WorldError::SubnetNotFound { id } | WorldError::SubnetNotInNetwork { subnet: id, .. } => {
+            TcError::new(
+                code::NO_SUCH_RESOURCE,
+                format!("The subnet {id} does not exist."),
+            )
+        }
+        WorldError::OperationNotOffered { region, operation } => TcError::new(
+            code::OPERATION_FAILED,
+            format!("The region {region} does not offer {operation}."),
+        ),
+    }
+}
+
+/// The VPC and the ENI the call names: an unknown (or another account's)
+/// VPC is InvalidVpc.NotFound; an ENI outside it, InvalidNetworkInterface.NotFound.
+fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
+    let vpc = call.value("vpcId").unwrap_or_default();
+    let eni = call.value("networkInterfaceId").unwrap_or_default();
+    let world = call.state.world();
+    if !world.sees_vpc(&call.scope, vpc) {
+        return Err(TcError::new(
+            code::VPC_NOT_FOUND,
+            format!("The VPC {vpc} does not exist. Query it with DescribeVpcEx."),
+        ));
+    }
+    match world.eni(&call.scope, eni) {
+        Ok(e) if e.vpc == vpc => Ok((vpc.to_string(), eni.to_string())),
+        _ => Err(world_error(WorldError::EniNotFound {
+            id: eni.to_string(),
+        })),
+    }
+}
+
+fn task_data(call: &Call<'_>, eni: &str) -> Value {
+    let world = call.state.world();
+    let task = world.eni(&call.scope, eni).ok().and_then(Eni::running_task);
+    json!({"taskId": task.unwrap_or(0)})
+}
+
+fn assign(call: &Call<'_>) -> Result<Value, TcError> {
+    let (_, eni) = check_vpc_and_eni(call)?;
+    // A new address is never the primary: the primary exists already.
+    if call
+        .list("privateIpAddressSet.", ".primary")
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case("true"))
+    {
+        return Err(TcError::new(
+            code::BAD_PARAMETER,
+            "privateIpAddressSet.n.primary: a new address cannot be the primary one.",
+        ));
+    }
+    let explicit: Vec<Ipv4Addr> = call
+        .list("privateIpAddressSet.", ".privateIpAddress")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let count = call
+        .value("secondaryPrivateIpAddressCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let request = AssignRequest {
+        explicit,
+        count,
+        visibility: Visibility::AfterTask,
+        ..AssignRequest::default()
+    };
+    call.state
+        .world()
+        .assign(&call.scope, &eni, &request)
+        .map_err(world_error)?;
+    Ok(task_data(call, &eni))
+}
+
+fn unassign(call: &Call<'_>) -> Result<Value, TcError> {
+    let (_, eni) = check_vpc_and_eni(call)?;
+    let ips: Vec<Ipv4Addr> = call
+        .list("privateIpAddress.", "")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    call.state
+        .world()
+        .unassign(&call.scope, &eni, &ips, Visibility::AfterTask)
+        .map_err(world_error)?;
+    Ok(task_data(call, &eni))
+}
+
+fn describe(call: &Call<'_>) -> Result<Value, TcError> {
+    let vpc = call.value("vpcId");
+    let offset = call
+        .value("offset")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let limit = call
+        .value("limit")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(20);
+    let filter = EniFilter {
+        ids: call
+            .value("networkInterfaceId")
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+        vpc: vpc.map(str::to_string),
+        instance: call.value("instanceId").map(str::to_string),
+        ..EniFilter::default()
+    };
+    let world = call.state.world();
+    if let Some(vpc) = vpc.filter(|v| !world.sees_vpc(&call.scope, v)) {
+        return Err(TcError::new(
+            code::VPC_NOT_FOUND,
+            format!("The VPC {vpc} does not exist. Query it with DescribeVpcEx."),
+        ));
+    }
+    // ENI names are not modelled: a name filter matches none.
+    let named = call.value("eniName").is_some();
+    let found: Vec<&Eni> = world
+        .describe(&call.scope, &filter)
+        .into_iter()
+        .filter(|_| !named)
+        .collect();
+    let page: Vec<Value> = found
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|eni| eni_json(eni))
+        .collect();
+    Ok(json!({"totalNum": found.len(), "data": page}))
+}
+
+fn task_result(call: &Call<'_>) -> Result<Value, TcError> {
+    let id = call
+        .value("taskId")
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let status = call.state.world().task(call.scope.account, id);
+    let status = match status {
+        Some(TaskStatus::Succeeded) => 0,
+        Some(TaskStatus::Failed) => 1,
+        Some(TaskStatus::Running) => 2,
+        None => {
+            return Err(TcError::new(
+                code::NO_SUCH_RESOURCE,
+                format!("The task {id} does not exist."),
+            ))
+        }
+    };
+    Ok(json!({"status": status}))
+}
+
+fn ip_entry(eni: &Eni, ip: Ipv4Addr, primary: bool) -> Value {
+    let wan = eni.eips.get(&ip).map(Ipv4Addr::to_string);
+    json!({
+        "privateIpAddress": ip.to_string(),
+        "primary": primary,
+        "wanIp": wan.clone().unwrap_or_default(),
+        "eipId": wan.map(|_| format!("eip-{}", ip.to_string().replace('.', ""))).unwrap_or_default(),
+        "description": "",
+    })
+}
+
+fn eni_json(eni: &Eni) -> Value {
+    let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
+    ips.push(ip_entry(eni, eni.primary_ip, true));
+    ips.extend(eni.secondaries().map(|ip| ip_entry(eni, ip, false)));
+    let mut m = Map::new();
+    m.insert("vpcId".into(), eni.vpc.clone().into());
+    m.insert("subnetId".into(), eni.subnet.clone().into());
+    m.insert("networkInterfaceId".into(), eni.id.clone().into());
+    m.insert("eniName".into(), "".into());
+    m.insert("eniDescription".into(), "".into());
+    m.insert(
+        "isPrimary".into(),
+        (eni.eni_type == super::world::EniType::Primary).into(),
+    );
+    m.insert("macAddress".into(), eni.mac.clone().into());
+    m.insert(
+        "instanceSet".into(),
+        json!({"instanceId": eni.instance.clone().unwrap_or_default()}),
+    );
+    m.insert("privateIpAddressesSet".into(), Value::Array(ips));
+    Value::Object(m)
+}
