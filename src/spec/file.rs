@@ -153,6 +153,10 @@ pub struct Rule {
     /// (Tencent: at most 10 addresses per call, explicit and counted).
     #[serde(default)]
     pub total_at_most: Option<TotalAtMost>,
+    /// The same total, at least `min` (NAVER: a list and a count that
+    /// together ask for at least one address).
+    #[serde(default)]
+    pub total_at_least: Option<TotalAtLeast>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,6 +164,13 @@ pub struct Rule {
 pub struct TotalAtMost {
     pub parameters: Vec<String>,
     pub max: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotalAtLeast {
+    pub parameters: Vec<String>,
+    pub min: u64,
 }
 
 impl Rule {
@@ -170,6 +181,10 @@ impl Rule {
             .or(self.at_most_one_of.as_deref())
             .or(self.at_least_one_of.as_deref())
             .or(self.total_at_most.as_ref().map(|t| t.parameters.as_slice()))
+            .or(self
+                .total_at_least
+                .as_ref()
+                .map(|t| t.parameters.as_slice()))
             .unwrap_or_default()
     }
 
@@ -179,6 +194,7 @@ impl Rule {
             self.at_most_one_of.is_some(),
             self.at_least_one_of.is_some(),
             self.total_at_most.is_some(),
+            self.total_at_least.is_some(),
         ]
         .iter()
         .filter(|k| **k)
@@ -498,7 +514,8 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
                     &f.text,
                     "rules",
                     "each rule is one of `exactly_one_of: [...]`, `at_most_one_of: [...]`, \
-                     `at_least_one_of: [...]` or `total_at_most: {parameters: [...], max: N}`"
+                     `at_least_one_of: [...]`, `total_at_most: {parameters: [...], max: N}` \
+                     or `total_at_least: {parameters: [...], min: N}`"
                         .into(),
                 ));
             }

@@ -153,7 +153,32 @@ impl OperationSpec {
 
         for rule in &self.rules {
             if let Some(total) = &rule.total_at_most {
-                check_total(total, &all, &present)?;
+                let (sum, last) = total_of(&total.parameters, &all, &present);
+                if let Some(spec) = last.filter(|_| sum > total.max) {
+                    return Err(violation(
+                        ViolationKind::OutOfRange,
+                        spec,
+                        &spec.name,
+                        format!(
+                            "{} ask for {sum} in all, more than {}",
+                            total.parameters.join(" and "),
+                            total.max
+                        ),
+                    ));
+                }
+                continue;
+            }
+            if let Some(total) = &rule.total_at_least {
+                let (sum, _) = total_of(&total.parameters, &all, &present);
+                if sum < total.min {
+                    let names = total.parameters.join(" or ");
+                    return Err(Violation {
+                        kind: ViolationKind::NoneGiven,
+                        parameter: names.clone(),
+                        wire_name: names,
+                        detail: format!("ask for {sum} in all, fewer than {}", total.min),
+                    });
+                }
                 continue;
             }
             let given: Vec<&ParamSpec> = rule
@@ -226,15 +251,16 @@ struct Received<'p> {
     value: Option<&'p str>,
 }
 
-/// `total_at_most`: the lists' elements and the integers' values, added.
-fn check_total(
-    total: &super::file::TotalAtMost,
-    all: &[&ParamSpec],
+/// The lists' elements and the integers' values among `names`, added, and
+/// the last of them that was given.
+fn total_of<'s>(
+    names: &[String],
+    all: &[&'s ParamSpec],
     present: &[Vec<Received<'_>>],
-) -> Result<(), Violation> {
+) -> (u64, Option<&'s ParamSpec>) {
     let mut sum: u64 = 0;
     let mut last: Option<&ParamSpec> = None;
-    for name in &total.parameters {
+    for name in names {
         let Some((spec, got)) = all.iter().zip(present).find(|(p, _)| &p.name == name) else {
             continue;
         };
@@ -250,19 +276,7 @@ fn check_total(
                 .sum()
         };
     }
-    match last {
-        Some(spec) if sum > total.max => Err(violation(
-            ViolationKind::OutOfRange,
-            spec,
-            &spec.name,
-            format!(
-                "{} ask for {sum} in all, more than {}",
-                total.parameters.join(" and "),
-                total.max
-            ),
-        )),
-        _ => Ok(()),
-    }
+    (sum, last)
 }
 
 fn violation(kind: ViolationKind, spec: &ParamSpec, wire_name: &str, detail: String) -> Violation {
@@ -283,7 +297,8 @@ fn check_values(spec: &ParamSpec, got: &mut [Received<'_>]) -> Result<(), Violat
             let n = index
                 .parse::<u32>()
                 .ok()
-                .filter(|_| !index.starts_with(['0', '+']));
+                // `01` and `+1` are not how anyone writes an index.
+                .filter(|_| !index.starts_with('+') && (index == "0" || !index.starts_with('0')));
             match n {
                 Some(n) if (repeat.min..=repeat.max).contains(&n) => {}
                 _ => {
@@ -406,4 +421,117 @@ fn check_value(spec: &ParamSpec, name: &str, value: &str) -> Result<(), Violatio
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::DialectId;
+    use crate::spec::{SourceFile, SpecSet};
+
+    const COMMON: &str = "\
+dialect: tencent-vpc-v2
+source: test
+validation:
+  missing: {code: InvalidParameter, numeric_code: 4000, message: 'missing %s'}
+  malformed: {code: InvalidParameter, numeric_code: 4000, message: 'malformed %s'}
+  out_of_range: {code: InvalidParameter, numeric_code: 4000, message: 'out of range %s'}
+  bad_index: {code: InvalidParameter, numeric_code: 4000, message: 'bad index %s'}
+  duplicate: {code: InvalidParameter, numeric_code: 4000, message: 'duplicate %s'}
+  unknown: {code: InvalidParameter, numeric_code: 4000, message: 'unknown %s'}
+  conflict: {code: InvalidParameter, numeric_code: 4000, message: 'conflict %s'}
+  none_given: {code: InvalidParameter, numeric_code: 4000, message: 'none of %s'}
+errors:
+  - {status: 200, code: InvalidParameter, numeric_code: 4000}
+";
+
+    const OP: &str = "\
+dialect: tencent-vpc-v2
+operation: Op
+source: test
+parameters:
+  - {name: privateIpAddressSet.n.privateIpAddress, type: ipv4, repeat: {min: 0, max: 9, contiguous: true}, unique: true}
+  - {name: privateIpAddressSet.n.primary, type: boolean, repeat: {min: 0, max: 9, contiguous: true}}
+  - {name: count, type: integer, minimum: 0}
+rules:
+  - at_least_one_of: [privateIpAddressSet.n.privateIpAddress, count]
+  - total_at_most: {parameters: [privateIpAddressSet.n.privateIpAddress, count], max: 3}
+  - total_at_least: {parameters: [privateIpAddressSet.n.privateIpAddress, count], min: 1}
+";
+
+    fn specs() -> SpecSet {
+        SpecSet::load_files(&[
+            SourceFile {
+                path: "specs/tencent-vpc-v2/_common.yaml".into(),
+                text: COMMON.into(),
+            },
+            SourceFile {
+                path: "specs/tencent-vpc-v2/Op.yaml".into(),
+                text: OP.into(),
+            },
+        ])
+        .unwrap_or_else(|d| panic!("{d}"))
+    }
+
+    fn check(params: &[(&str, &str)]) -> Result<(), (ViolationKind, String, String)> {
+        specs()
+            .validate(
+                DialectId::TencentVpcV2,
+                "Op",
+                params.iter().map(|(k, v)| (*k, Some(*v))),
+            )
+            .map_err(|v| {
+                assert_eq!(v.numeric_code, Some(4000));
+                (v.violation.kind, v.violation.wire_name, v.message)
+            })
+    }
+
+    #[test]
+    fn nested_zero_based_lists_are_indexed_in_the_middle_and_without_gaps() {
+        let a = "privateIpAddressSet.0.privateIpAddress";
+        let b = "privateIpAddressSet.1.privateIpAddress";
+        assert_eq!(check(&[(a, "10.0.0.1"), (b, "10.0.0.2")]), Ok(()));
+        assert_eq!(
+            check(&[(a, "10.0.0.1"), ("privateIpAddressSet.0.primary", "false")]),
+            Ok(())
+        );
+        let gap = "privateIpAddressSet.2.privateIpAddress";
+        let (kind, name, message) = check(&[(a, "10.0.0.1"), (gap, "10.0.0.2")]).unwrap_err();
+        assert_eq!((kind, name.as_str()), (ViolationKind::BadIndex, gap));
+        assert_eq!(message, format!("bad index {gap}"));
+        let (kind, name, _) =
+            check(&[("privateIpAddressSet.x.privateIpAddress", "10.0.0.1")]).unwrap_err();
+        assert_eq!(
+            (kind, name.as_str()),
+            (
+                ViolationKind::BadIndex,
+                "privateIpAddressSet.x.privateIpAddress"
+            )
+        );
+        let (kind, _, _) = check(&[(a, "10.0.0.1"), (b, "10.0.0.1")]).unwrap_err();
+        assert_eq!(kind, ViolationKind::Duplicate);
+        let (kind, _, _) =
+            check(&[(a, "10.0.0.1"), ("privateIpAddressSet.0.primary", "maybe")]).unwrap_err();
+        assert_eq!(kind, ViolationKind::Malformed);
+    }
+
+    #[test]
+    fn totals_and_at_least_one() {
+        let a = "privateIpAddressSet.0.privateIpAddress";
+        assert_eq!(
+            check(&[(a, "10.0.0.1"), ("count", "2")]),
+            Ok(()),
+            "both may be given"
+        );
+        let (kind, name, _) = check(&[(a, "10.0.0.1"), ("count", "3")]).unwrap_err();
+        assert_eq!((kind, name.as_str()), (ViolationKind::OutOfRange, "count"));
+        assert_eq!(check(&[]).unwrap_err().0, ViolationKind::NoneGiven);
+        let (kind, name, _) = check(&[("count", "0")]).unwrap_err();
+        assert_eq!(
+            kind,
+            ViolationKind::NoneGiven,
+            "a count of 0 asks for nothing"
+        );
+        assert_eq!(name, "privateIpAddressSet.n.privateIpAddress or count");
+    }
 }
