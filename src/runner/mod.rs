@@ -343,7 +343,9 @@ impl<'s> Runner<'s> {
             });
             record.request = Some(client.redact(&wire));
             let decoded = match self.send(endpoint.base_url, &wire).await {
-                Ok((status, bytes)) => client.decode(status, &bytes),
+                Ok((status, bytes)) => {
+                    self.in_schema_shape(file, step, client.decode(status, &bytes))
+                }
                 Err(e) => {
                     record
                         .problems
@@ -499,6 +501,23 @@ impl<'s> Runner<'s> {
         Ok((status, response.bytes().await?))
     }
 
+    /// An XML success body in the JSON shape of its schema, where the spec
+    /// says how the vendor's XML maps: the same paths and typed matchers
+    /// then serve both formats, and the schema checks XML replies too.
+    fn in_schema_shape(&self, file: &CaseFile, step: &Step, mut decoded: Decoded) -> Decoded {
+        if decoded.xml && decoded.error.is_none() {
+            if let Some(body) = self
+                .specs
+                .get(file.dialect, &step.call)
+                .and_then(|spec| spec.xml_to_schema_shape(&decoded.body))
+            {
+                decoded.body = body;
+                decoded.xml = false;
+            }
+        }
+        decoded
+    }
+
     /// What the spec says about this response, whatever the case expected.
     fn contract_findings(&self, file: &CaseFile, step: &Step, decoded: &Decoded) -> Vec<Finding> {
         let Some(spec) = self.specs.get(file.dialect, &step.call) else {
@@ -506,8 +525,8 @@ impl<'s> Runner<'s> {
         };
         match &decoded.error {
             Some(error) => spec.check_error(decoded.status, &error.code),
-            // An XML body's leaves are all text, so the JSON schema's types
-            // cannot apply to it; its shape is checked by the case's paths.
+            // An XML body whose spec gives no mapping to the schema's JSON
+            // (its leaves are all text): its shape is checked by the paths.
             None if decoded.xml => Vec::new(),
             None if (200..300).contains(&decoded.status) => spec.check_success(&decoded.body),
             None => Vec::new(),

@@ -296,6 +296,10 @@ struct OperationFile {
 #[serde(deny_unknown_fields)]
 struct ResponseSection {
     schema: serde_json::Value,
+    /// How an XML reply maps to the schema's JSON; absent: XML replies are
+    /// not checked against the schema.
+    #[serde(default)]
+    xml: Option<super::xml::XmlLists>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +606,10 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
                 common_parameters: common.common_parameters.clone(),
                 rules: op.rules,
                 errors: Catalog::new(errors),
+                response_xml: op
+                    .response
+                    .as_ref()
+                    .and_then(|r| r.xml.map(|lists| (r.schema.clone(), lists))),
                 response_schema,
             },
         );

@@ -12,6 +12,7 @@
 pub mod embedded;
 mod file;
 mod validate;
+pub mod xml;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -96,6 +97,8 @@ pub struct OperationSpec {
     /// The operation's errors followed by the dialect's common errors.
     pub errors: Catalog,
     response_schema: Option<jsonschema::Validator>,
+    /// The schema as written and how XML lists map to it.
+    response_xml: Option<(serde_json::Value, xml::XmlLists)>,
 }
 
 /// A way a response departs from its operation's documented contract,
@@ -264,6 +267,13 @@ impl OperationSpec {
 
     pub fn error(&self, code: &str) -> Option<&ErrorEntry> {
         self.errors.get(code)
+    }
+
+    /// An XML reply's body in the JSON shape of the response schema, when
+    /// the spec says how its XML maps (`response.xml`); `None` otherwise.
+    pub fn xml_to_schema_shape(&self, body: &serde_json::Value) -> Option<serde_json::Value> {
+        let (schema, lists) = self.response_xml.as_ref()?;
+        Some(xml::coerce(schema, schema, body.clone(), *lists))
     }
 
     /// Checks a success body against the response schema.
