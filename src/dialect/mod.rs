@@ -8,6 +8,7 @@
 //! their API version.
 
 pub mod alibaba_rpc;
+pub mod naver;
 pub mod tencent_v2;
 pub mod xml;
 
@@ -28,6 +29,8 @@ pub enum DialectId {
     AlibabaEns,
     #[serde(rename = "tencent-vpc-v2")]
     TencentVpcV2,
+    #[serde(rename = "naver-vpc")]
+    NaverVpc,
 }
 
 impl DialectId {
@@ -35,6 +38,7 @@ impl DialectId {
         DialectId::AlibabaEcs,
         DialectId::AlibabaEns,
         DialectId::TencentVpcV2,
+        DialectId::NaverVpc,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl DialectId {
             DialectId::AlibabaEcs => "alibaba-ecs",
             DialectId::AlibabaEns => "alibaba-ens",
             DialectId::TencentVpcV2 => "tencent-vpc-v2",
+            DialectId::NaverVpc => "naver-vpc",
         }
     }
 
@@ -51,6 +56,7 @@ impl DialectId {
             DialectId::AlibabaEcs => &alibaba_rpc::ECS_CLIENT,
             DialectId::AlibabaEns => &alibaba_rpc::ENS_CLIENT,
             DialectId::TencentVpcV2 => &tencent_v2::TencentV2Client,
+            DialectId::NaverVpc => &naver::NaverClient,
         }
     }
 }

@@ -41,16 +41,16 @@ mod code {
     pub const BAD_PARAMETER: &str = "InvalidParameter";
     pub const AUTH_FAILED: &str = "AuthFailure";
     pub const UNKNOWN_SECRET_ID: &str = "AuthFailure.SecretIdNotFound";
-    pub const REPLAY: &str = "AuthFailure.SignatureExpire";
+    pub const REPLAY: &str = "ReplayAttack";
     pub const NO_SUCH_RESOURCE: &str = "ResourceNotFound";
     pub const OPERATION_FAILED: &str = "FailedOperation";
     pub const VPC_NOT_FOUND: &str = "InvalidVpc.NotFound";
     pub const ENI_NOT_FOUND: &str = "InvalidNetworkInterface.NotFound";
     pub const PRIMARY: &str = "InvalidPrivateip.IsPrimary";
-    pub const IN_USE: &str = "InvalidPrivateIpAddress.Occupied";
+    pub const IN_USE: &str = "InvalidPrivateIpAddress.InUse";
     pub const NOT_ON_ENI: &str = "InvalidPrivateIpAddress.NotFound";
     pub const QUOTA: &str = "LimitExceeded";
-    pub const EXHAUSTED: &str = "ResourceInsufficient.Subnet";
+    pub const EXHAUSTED: &str = "ResourceInsufficient";
     pub const BUSY: &str = "UnsupportedOperation.MutexOperationTaskRunning";
     pub const BAD_STATE: &str = "UnsupportedOperation.InvalidState";
     pub const NOT_PERMITTED: &str = "UnauthorizedOperation";
@@ -461,10 +461,20 @@ fn assign(call: &Call<'_>) -> Result<Value, TcError> {
         visibility: Visibility::AfterTask,
         ..AssignRequest::default()
     };
-    call.state
-        .world()
-        .assign(&call.scope, &eni, &request)
-        .map_err(world_error)?;
+    let assigned = call.state.world().assign(&call.scope, &eni, &request);
+    assigned.map_err(|e| match e {
+        // An address the subnet cannot give is a bad value of the
+        // parameter that named it: 4000, naming it.
+        WorldError::IpOutsideCidr { ip, .. } | WorldError::IpReserved { ip, .. } => {
+            let index = request.explicit.iter().position(|x| *x == ip).unwrap_or(0);
+            violation_reply(
+                call.state,
+                ViolationKind::OutOfRange,
+                &format!("privateIpAddressSet.{index}.privateIpAddress"),
+            )
+        }
+        other => world_error(other),
+    })?;
     Ok(task_data(call, &eni))
 }
 
@@ -492,16 +502,14 @@ fn describe(call: &Call<'_>) -> Result<Value, TcError> {
         .value("limit")
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(20);
+    let eni_id = call.value("networkInterfaceId");
     let filter = EniFilter {
-        ids: call
-            .value("networkInterfaceId")
-            .map(str::to_string)
-            .into_iter()
-            .collect(),
+        ids: eni_id.map(str::to_string).into_iter().collect(),
         vpc: vpc.map(str::to_string),
         instance: call.value("instanceId").map(str::to_string),
         ..EniFilter::default()
     };
+    let created = call.state.started().format("%Y-%m-%d %H:%M:%S").to_string();
     let world = call.state.world();
     if let Some(vpc) = vpc.filter(|v| !world.sees_vpc(&call.scope, v)) {
         return Err(TcError::new(
@@ -509,8 +517,12 @@ fn describe(call: &Call<'_>) -> Result<Value, TcError> {
             format!("The VPC {vpc} does not exist. Query it with DescribeVpcEx."),
         ));
     }
-    // ENI names are not modelled: a name filter matches none.
-    let named = call.value("eniName").is_some();
+    if let Some(id) = eni_id.filter(|id| world.eni(&call.scope, id).is_err()) {
+        return Err(world_error(WorldError::EniNotFound { id: id.to_string() }));
+    }
+    // The emulator's ENIs have empty names and descriptions: a fuzzy
+    // filter on either matches none of them.
+    let named = call.value("eniName").is_some() || call.value("eniDescription").is_some();
     let found: Vec<&Eni> = world
         .describe(&call.scope, &filter)
         .into_iter()
@@ -520,7 +532,7 @@ fn describe(call: &Call<'_>) -> Result<Value, TcError> {
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|eni| eni_json(eni))
+        .map(|eni| eni_json(eni, &created))
         .collect();
     Ok(json!({"totalNum": found.len(), "data": page}))
 }
@@ -547,34 +559,57 @@ fn task_result(call: &Call<'_>) -> Result<Value, TcError> {
 
 fn ip_entry(eni: &Eni, ip: Ipv4Addr, primary: bool) -> Value {
     let wan = eni.eips.get(&ip).map(Ipv4Addr::to_string);
+    // The EIP's id is derived from its address: the world names none.
+    let eip_id = wan
+        .as_ref()
+        .map(|w| format!("eip-{}", w.replace('.', "")))
+        .unwrap_or_default();
     json!({
         "privateIpAddress": ip.to_string(),
         "primary": primary,
-        "wanIp": wan.clone().unwrap_or_default(),
-        "eipId": wan.map(|_| format!("eip-{}", ip.to_string().replace('.', ""))).unwrap_or_default(),
+        "wanIp": wan.unwrap_or_default(),
         "description": "",
+        "isWanIpBlocked": false,
+        "eipId": eip_id,
     })
 }
 
-fn eni_json(eni: &Eni) -> Value {
+/// Tencent's numeric zone id of `ap-guangzhou-3`: 100003.
+fn zone_id(zone: &str) -> i64 {
+    zone.rsplit('-')
+        .next()
+        .and_then(|n| n.parse::<i64>().ok())
+        .map_or(0, |n| 100_000 + n)
+}
+
+fn eni_json(eni: &Eni, created: &str) -> Value {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni, eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(eni, ip, false)));
+    let attached = eni.instance.is_some();
     let mut m = Map::new();
     m.insert("vpcId".into(), eni.vpc.clone().into());
+    m.insert("vpcName".into(), "".into());
     m.insert("subnetId".into(), eni.subnet.clone().into());
-    m.insert("networkInterfaceId".into(), eni.id.clone().into());
+    m.insert("zoneId".into(), zone_id(&eni.zone).into());
     m.insert("eniName".into(), "".into());
     m.insert("eniDescription".into(), "".into());
+    m.insert("networkInterfaceId".into(), eni.id.clone().into());
     m.insert(
-        "isPrimary".into(),
+        "primary".into(),
         (eni.eni_type == super::world::EniType::Primary).into(),
     );
     m.insert("macAddress".into(), eni.mac.clone().into());
+    m.insert("createTime".into(), created.into());
+    m.insert("flowLogsSet".into(), Value::Array(Vec::new()));
+    m.insert("privateIpAddressesSet".into(), Value::Array(ips));
     m.insert(
         "instanceSet".into(),
-        json!({"instanceId": eni.instance.clone().unwrap_or_default()}),
+        json!({
+            "instanceId": eni.instance.clone().unwrap_or_default(),
+            "attachTime": if attached { created } else { "" },
+        }),
     );
-    m.insert("privateIpAddressesSet".into(), Value::Array(ips));
+    m.insert("groupSet".into(), Value::Array(Vec::new()));
     Value::Object(m)
 }
