@@ -133,7 +133,7 @@ impl Case {
 
 /// Names the runner itself provides to templates, beside fixtures and
 /// captures.
-pub const BUILTIN_VARIABLES: &[&str] = &["case.nonce", "case.id"];
+pub const BUILTIN_VARIABLES: &[&str] = &["case.nonce", "case.number", "case.id"];
 
 #[cfg(test)]
 mod tests {

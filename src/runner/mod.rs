@@ -217,6 +217,7 @@ impl<'s> Runner<'s> {
             clock_offset: chrono::TimeDelta::zero(),
             captures: HashMap::new(),
             nonce: uuid::Uuid::new_v4().to_string(),
+            number: numeric_nonce(),
             case_id: &case.id,
         };
         let mut records = Vec::with_capacity(case.steps.len() + case.cleanup.len());
@@ -569,6 +570,9 @@ struct Scope<'a> {
     clock_offset: chrono::TimeDelta,
     captures: HashMap<String, String>,
     nonce: String,
+    /// A random positive integer of 18 digits, unique per case run (for
+    /// vendors whose nonces are numbers).
+    number: String,
     case_id: &'a str,
 }
 
@@ -582,6 +586,7 @@ impl Scope<'_> {
         }
         match name {
             "case.nonce" => Some(&self.nonce),
+            "case.number" => Some(&self.number),
             "case.id" => Some(self.case_id),
             _ => None,
         }
@@ -621,6 +626,12 @@ impl Scope<'_> {
             .flat_map(|c| &c.steps)
             .any(|s| s.capture.iter().any(|(n, _)| n == name))
     }
+}
+
+/// 18 random digits, the first not zero.
+fn numeric_nonce() -> String {
+    let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
+    (100_000_000_000_000_000 + n % 900_000_000_000_000_000).to_string()
 }
 
 /// The authority of a base URL (`127.0.0.1:PORT`): the Host header the
