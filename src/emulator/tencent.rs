@@ -613,3 +613,254 @@ fn eni_json(eni: &Eni, created: &str) -> Value {
     m.insert("groupSet".into(), Value::Array(Vec::new()));
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{Call as ClientCall, CallContext, ClientDialect, Method};
+    use crate::emulator::world::WorldFile;
+    use crate::emulator::{start, RunningEmulator};
+
+    async fn emulator() -> (RunningEmulator, WorldFile) {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/worlds/default.yaml");
+        let world = WorldFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let emu = start(&world, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        (emu, world)
+    }
+
+    /// Signs `params` as the legacy SDK does and sends them; returns the
+    /// status, the content type and the body.
+    async fn send(
+        emu: &RunningEmulator,
+        world: &WorldFile,
+        creds: &str,
+        method: Method,
+        params: &[(&str, &str)],
+    ) -> (u16, String, Value) {
+        let creds = world.fixtures_of(DIALECT).credentials[creds].clone();
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let host = emu.addr().to_string();
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let wire = tencent_v2::TencentV2Client.encode(&ClientCall {
+            operation: "DescribeNetworkInterfaces",
+            params: &params,
+            headers: &[],
+            credentials: &creds,
+            context: CallContext {
+                host: &host,
+                now: chrono::Utc::now(),
+                nonce: &nonce,
+                signing: tencent_v2::HMAC_SHA1,
+                method,
+            },
+        });
+        raw(
+            emu,
+            method.as_str(),
+            &wire.path_and_query,
+            &wire.headers,
+            wire.body,
+        )
+        .await
+    }
+
+    async fn raw(
+        emu: &RunningEmulator,
+        method: &str,
+        target: &str,
+        headers: &[(String, String)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, String, Value) {
+        let http = reqwest::Client::new();
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = http.request(method, format!("{}{target}", emu.base_url()));
+        for (k, v) in headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        (status, content_type, body)
+    }
+
+    fn assert_error(got: &(u16, String, Value), number: i64, code: &str) {
+        assert_eq!(got.0, 200, "errors travel in HTTP 200: {}", got.2);
+        assert_eq!(got.1, "application/json", "exactly, as the SDKs require");
+        assert_eq!(
+            (got.2["code"].as_i64(), got.2["codeDesc"].as_str()),
+            (Some(number), Some(code)),
+            "{}",
+            got.2
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_input_gets_4000_naming_the_parameter_and_the_next_request_succeeds() {
+        let (emu, world) = emulator().await;
+        let f = world.fixtures_of(DIALECT);
+        let (region, vpc, eni) = (
+            f.values["region"].as_str(),
+            f.values["vpc"].as_str(),
+            f.values["eni.with_secondaries"].as_str(),
+        );
+        let base = [
+            ("Action", "UnassignPrivateIpAddresses"),
+            ("Region", region),
+            ("vpcId", vpc),
+            ("networkInterfaceId", eni),
+        ];
+        for (extra, named) in [
+            (
+                vec![("privateIpAddress.x", "10.16.1.20")],
+                "privateIpAddress.x",
+            ),
+            (
+                vec![
+                    ("privateIpAddress.0", "10.16.1.20"),
+                    ("privateIpAddress.2", "10.16.1.21"),
+                ],
+                "privateIpAddress.2",
+            ),
+            (vec![("privateIpAddress.0", "ten")], "privateIpAddress.0"),
+            (
+                vec![
+                    ("privateIpAddress.0", "10.16.1.20"),
+                    ("privateIpAddress.1", "10.16.1.20"),
+                ],
+                "privateIpAddress.1",
+            ),
+        ] {
+            let mut params = base.to_vec();
+            params.extend(extra);
+            let got = send(&emu, &world, "default", Method::Get, &params).await;
+            assert_error(&got, 4000, "InvalidParameter");
+            assert!(
+                got.2["message"].as_str().unwrap().contains(named),
+                "{}",
+                got.2
+            );
+        }
+        let oversized = format!("Action=DescribeNetworkInterfaces&x={}", "a".repeat(40_000));
+        assert_error(
+            &raw(&emu, "GET", &format!("{PATH}?{oversized}"), &[], None).await,
+            4000,
+            "InvalidParameter",
+        );
+        assert_error(
+            &raw(
+                &emu,
+                "POST",
+                PATH,
+                &[(
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                Some(vec![0xff; 2048]),
+            )
+            .await,
+            4000,
+            "InvalidParameter",
+        );
+        assert_error(
+            &raw(
+                &emu,
+                "PUT",
+                &format!("{PATH}?Action=DescribeNetworkInterfaces"),
+                &[],
+                None,
+            )
+            .await,
+            4000,
+            "InvalidParameter",
+        );
+        assert_error(
+            &raw(
+                &emu,
+                "GET",
+                &format!("{PATH}?Action=RebootEverything"),
+                &[],
+                None,
+            )
+            .await,
+            4000,
+            "InvalidParameter",
+        );
+        // Authentication: unknown SecretId, wrong key.
+        let describe = [("Action", "DescribeNetworkInterfaces"), ("Region", region)];
+        assert_error(
+            &send(&emu, &world, "unknown", Method::Get, &describe).await,
+            4104,
+            "AuthFailure.SecretIdNotFound",
+        );
+        assert_error(
+            &send(&emu, &world, "wrong_secret", Method::Post, &describe).await,
+            4100,
+            "AuthFailure",
+        );
+        // Nothing changed, and a good request still succeeds.
+        let (status, content_type, body) = send(
+            &emu,
+            &world,
+            "default",
+            Method::Post,
+            &[
+                ("Action", "DescribeNetworkInterfaces"),
+                ("Region", region),
+                ("networkInterfaceId", eni),
+            ],
+        )
+        .await;
+        assert_eq!((status, content_type.as_str()), (200, "application/json"));
+        assert_eq!(body["code"], 0, "{body}");
+        let ips: Vec<&str> = body["data"]["data"][0]["privateIpAddressesSet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["privateIpAddress"].as_str().unwrap())
+            .collect();
+        assert_eq!(ips, ["10.16.1.12", "10.16.1.20", "10.16.1.21"]);
+    }
+
+    #[tokio::test]
+    async fn the_signature_covers_the_host_as_received() {
+        let (emu, world) = emulator().await;
+        let creds = world.fixtures_of(DIALECT).credentials["default"].clone();
+        let params = vec![
+            (
+                "Action".to_string(),
+                "DescribeNetworkInterfaces".to_string(),
+            ),
+            ("Region".to_string(), "ap-guangzhou".to_string()),
+            ("SecretId".to_string(), creds.access_key_id.clone()),
+            ("Nonce".to_string(), "42".to_string()),
+            (
+                "Timestamp".to_string(),
+                chrono::Utc::now().timestamp().to_string(),
+            ),
+        ];
+        // Signed for another host than the one the request reaches.
+        let signed = tencent_v2::signed_params(
+            "GET",
+            "vpc.api.qcloud.com",
+            &params,
+            creds.access_key_secret.expose(),
+        );
+        let query = tencent_v2::form_encode(&signed);
+        let got = raw(&emu, "GET", &format!("{PATH}?{query}"), &[], None).await;
+        assert_error(&got, 4100, "AuthFailure");
+    }
+}
