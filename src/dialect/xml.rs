@@ -28,26 +28,52 @@ pub enum XmlError {
     Unclosed { open: String },
 }
 
-/// Renders `value` under a `<root>` element with an XML prolog.
+/// Renders `value` under a `<root>` element with an XML prolog, a list as
+/// its element repeated (Alibaba).
 pub fn json_to_xml(root: &str, value: &Value) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    write_element(&mut out, root, value);
+    write_element(&mut out, root, value, None);
     out
 }
 
-fn write_element(out: &mut String, name: &str, value: &Value) {
+/// Renders `value` under `<root>`, a list under key `K` as one `<K>`
+/// element holding an `<item_name(K)>` element per item (NAVER:
+/// `<secondaryIpList><secondaryIp>..</secondaryIp></secondaryIpList>`).
+pub fn json_to_xml_wrapped(root: &str, value: &Value, item_name: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(256);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    write_element(&mut out, root, value, Some(item_name));
+    out
+}
+
+fn write_element(
+    out: &mut String,
+    name: &str,
+    value: &Value,
+    wrap: Option<&dyn Fn(&str) -> String>,
+) {
     match value {
-        // A list is the same element repeated; nested lists flatten.
-        Value::Array(items) => {
-            for item in items {
-                write_element(out, name, item);
+        Value::Array(items) => match wrap {
+            Some(item_name) => {
+                let item = item_name(name);
+                open(out, name);
+                for v in items {
+                    write_element(out, &item, v, wrap);
+                }
+                close(out, name);
             }
-        }
+            // A list is the same element repeated; nested lists flatten.
+            None => {
+                for item in items {
+                    write_element(out, name, item, wrap);
+                }
+            }
+        },
         Value::Object(map) => {
             open(out, name);
             for (key, child) in map {
-                write_element(out, key, child);
+                write_element(out, key, child, wrap);
             }
             close(out, name);
         }

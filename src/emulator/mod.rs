@@ -15,6 +15,7 @@
 //! world is what makes every operation atomic.
 
 pub mod alibaba;
+pub mod naver;
 pub mod nonce;
 pub mod tencent;
 pub mod world;
@@ -184,10 +185,11 @@ pub fn app(state: Arc<EmulatorState>) -> Router {
         .route(CLOCK_PATH, get(clock_now).post(clock_advance))
         .merge(alibaba::routes())
         .merge(tencent::routes())
+        .merge(naver::routes())
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no dialect is served at this path: Alibaba RPC is at /, Tencent v2 at /v2/index.php\n",
+                "no dialect is served at this path: Alibaba RPC is at /, Tencent v2 at /v2/index.php, NAVER at /vserver/v2/<action>\n",
             )
                 .into_response()
         })

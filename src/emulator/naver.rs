@@ -1,0 +1,625 @@
+//! NAVER Cloud Platform's VPC server API v2 at `/vserver/v2/<action>`
+//! (dialect `naver-vpc`): assignSecondaryIps, unassignSecondaryIps,
+//! getNetworkInterfaceDetail and getNetworkInterfaceList, over the same
+//! world and on the same port as the other dialects.
+//!
+//! NAVER's contract differs from the others where IPAM code notices:
+//! at most 5 secondaries per interface; a list and a count in one request;
+//! `allowReassign` moves an address from another interface; unassigning an
+//! address that is not there is no error; and after a change the interface
+//! reads `SET` (Configuring) until the subnet's `change_delay` has passed on
+//! the emulator's clock, during which another change is refused. Replies are
+//! wrapped in `<action>Response`, in XML (the default) or JSON with the same
+//! content; the API gateway answers authentication failures itself, with
+//! its own body and HTTP 401.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use super::world::{AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError};
+use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
+use crate::dialect::{xml, DialectId};
+use crate::spec::{OperationSpec, ViolationKind};
+
+const DIALECT: DialectId = DialectId::NaverVpc;
+
+/// The gateway's clock window, either side of the server's clock.
+const WINDOW_MS: i64 = 5 * 60 * 1000;
+
+/// The region when a request names none (NAVER's default, KR).
+const DEFAULT_REGION: &str = "KR";
+
+/// Codes of each outcome: the service's `returnCode`s and the gateway's
+/// `errorCode`s (their HTTP statuses are in the specs).
+mod code {
+    pub const AUTH_FAILED: &str = "200";
+    pub const PERMISSION_DENIED: &str = "210";
+    pub const NOT_FOUND: &str = "300";
+    pub const BAD_PARAMETER: &str = "1300";
+    pub const NIC_NOT_FOUND: &str = "1002";
+    pub const IN_USE: &str = "1003";
+    pub const LIMIT: &str = "1004";
+    pub const PRIMARY: &str = "1005";
+    pub const BUSY: &str = "1006";
+    pub const EXHAUSTED: &str = "1007";
+}
+
+/// A NAVER error: the service's `responseError` or the gateway's `error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NcpError {
+    pub code: String,
+    pub message: String,
+    pub gateway: bool,
+}
+
+impl NcpError {
+    fn service(code: &str, message: impl Into<String>) -> NcpError {
+        NcpError {
+            code: code.to_string(),
+            message: message.into(),
+            gateway: false,
+        }
+    }
+
+    fn gateway(code: &str, message: impl Into<String>) -> NcpError {
+        NcpError {
+            code: code.to_string(),
+            message: message.into(),
+            gateway: true,
+        }
+    }
+}
+
+/// The NAVER routes: every method on `/vserver/v2/<action>`.
+pub fn routes() -> Router<Arc<EmulatorState>> {
+    Router::new().route("/vserver/v2/{action}", any(handle))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Xml,
+    Json,
+}
+
+/// Every NAVER reply, in the format asked for, with its status.
+struct Reply {
+    status: StatusCode,
+    format: Format,
+    root: String,
+    body: Value,
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let (text, content_type) = match self.format {
+            Format::Json => (
+                json!({ self.root.clone(): self.body }).to_string(),
+                "application/json;charset=UTF-8",
+            ),
+            Format::Xml => (
+                xml::json_to_xml_wrapped(&self.root, &self.body, &item_name),
+                "application/xml;charset=UTF-8",
+            ),
+        };
+        let mut response = (self.status, text).into_response();
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    }
+}
+
+/// The element of one item of a wrapped list: `secondaryIpList` holds
+/// `secondaryIp`s.
+fn item_name(list: &str) -> String {
+    list.strip_suffix("List").unwrap_or(list).to_string()
+}
+
+async fn handle(
+    State(state): State<Arc<EmulatorState>>,
+    Path(action): Path<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let is_form = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
+    if let (true, Ok(bytes)) = (is_form, &body) {
+        params.extend(form_urlencoded::parse(bytes).into_owned());
+    }
+    // An unknown format is refused in JSON, as the gateway's errors are.
+    let format = match params
+        .iter()
+        .find(|(k, _)| k == "responseFormatType")
+        .map(|(_, v)| v.as_str())
+    {
+        None | Some("xml") => Format::Xml,
+        Some(_) => Format::Json,
+    };
+    let outcome = if raw_query.len() > MAX_QUERY || body.is_err() {
+        Err((None, violation_reply(&state, ViolationKind::Malformed, "the request")))
+    } else {
+        process(
+            &state,
+            parts.method.as_str(),
+            &action,
+            &raw_query,
+            &parts.headers,
+            &params,
+        )
+    };
+    match outcome {
+        Ok(body) => Reply {
+            status: StatusCode::OK,
+            format,
+            root: format!("{action}Response"),
+            body,
+        }
+        .into_response(),
+        Err((spec, error)) => render_error(&state, spec, &error, format),
+    }
+}
+
+fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> NcpError {
+    match state.specs().dialect(DIALECT) {
+        Some(common) => {
+            let reply = common.validation.reply(kind);
+            NcpError::service(
+                &reply.code.replace("%s", name),
+                reply.message.replace("%s", name),
+            )
+        }
+        None => NcpError::service(code::BAD_PARAMETER, format!("{name} is not valid")),
+    }
+}
+
+/// The error body with the status its catalog documents (400 for a code
+/// none documents, which a contract check then reports). The gateway's
+/// errors are JSON whatever format was asked for.
+fn render_error(
+    state: &EmulatorState,
+    spec: Option<&OperationSpec>,
+    error: &NcpError,
+    format: Format,
+) -> Response {
+    let documented = match spec {
+        Some(spec) => spec.errors.status_of(&error.code),
+        None => state
+            .specs()
+            .dialect(DIALECT)
+            .and_then(|d| d.errors.status_of(&error.code)),
+    };
+    let status = documented
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::BAD_REQUEST);
+    if error.gateway {
+        let body = json!({"errorCode": error.code, "message": error.message, "details": error.message});
+        return Reply {
+            status,
+            format: Format::Json,
+            root: "error".into(),
+            body,
+        }
+        .into_response();
+    }
+    Reply {
+        status,
+        format,
+        root: "responseError".into(),
+        body: json!({"returnCode": error.code, "returnMessage": error.message}),
+    }
+    .into_response()
+}
+
+type Failure<'s> = (Option<&'s OperationSpec>, NcpError);
+
+fn process<'s>(
+    state: &'s EmulatorState,
+    method: &str,
+    action: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+    params: &[(String, String)],
+) -> Result<Value, Failure<'s>> {
+    let spec = state.specs().get(DIALECT, action);
+    let fail = |e: NcpError| (spec, e);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(timestamp), Some(access_key)) = (header(TIMESTAMP), header(ACCESS_KEY)) else {
+        return Err(fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            "Authentication Failed: the x-ncp-apigw-timestamp and x-ncp-iam-access-key headers are required.",
+        )));
+    };
+    let Some(signature) = header(SIGNATURE_V2).or_else(|| header(SIGNATURE_V1)) else {
+        return Err(fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            "Authentication Failed: no x-ncp-apigw-signature-v2 header.",
+        )));
+    };
+    let key = state.world().access_key(access_key).cloned().ok_or_else(|| {
+        fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            "Authentication Failed: the access key is not known.",
+        ))
+    })?;
+    // The query as received, and as decoded (the Python SDK signs it so).
+    let path = format!("{}{action}", naver::PREFIX);
+    let decoded: String = params_in_query(raw_query);
+    let matches = [raw_query, decoded.as_str()].iter().any(|q| {
+        let expected = naver::sign(
+            &naver::message(method, &path, q, timestamp, access_key),
+            key.secret.expose(),
+        );
+        constant_time_eq(expected.as_bytes(), signature.as_bytes())
+    });
+    if !matches {
+        return Err(fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            "Authentication Failed: the signature does not match.",
+        )));
+    }
+    let now = state.now().timestamp_millis();
+    match timestamp.parse::<i64>() {
+        Ok(at) if (now - at).abs() <= WINDOW_MS => {}
+        _ => {
+            return Err(fail(NcpError::gateway(
+                code::AUTH_FAILED,
+                format!("Authentication Failed: the timestamp {timestamp} is not within 5 minutes of the server's clock."),
+            )))
+        }
+    }
+    if spec.is_none() {
+        return Err((
+            None,
+            NcpError::gateway(code::NOT_FOUND, format!("Not Found: no API {action}.")),
+        ));
+    }
+    if method != "GET" && method != "POST" {
+        return Err(fail(NcpError::gateway(
+            code::NOT_FOUND,
+            format!("Not Found: {method} {path}."),
+        )));
+    }
+    if key.disabled || !key.permits(action) {
+        return Err(fail(NcpError::gateway(
+            code::PERMISSION_DENIED,
+            "Permission Denied.",
+        )));
+    }
+    state
+        .specs()
+        .validate(
+            DIALECT,
+            action,
+            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+        )
+        .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
+    let call = Call {
+        state,
+        action,
+        params,
+        scope: Scope {
+            account: &key.account,
+            service: DIALECT,
+            region: Some(
+                params
+                    .iter()
+                    .find(|(k, v)| k == "regionCode" && !v.is_empty())
+                    .map_or(DEFAULT_REGION, |(_, v)| v.as_str()),
+            ),
+        },
+    };
+    operation(&call).map_err(fail)
+}
+
+/// The query decoded, `name=value` joined by `&` in the order sent.
+fn params_in_query(raw: &str) -> String {
+    form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A validated request.
+struct Call<'a> {
+    state: &'a EmulatorState,
+    action: &'a str,
+    params: &'a [(String, String)],
+    scope: Scope<'a>,
+}
+
+impl<'a> Call<'a> {
+    fn value(&self, name: &str) -> Option<&'a str> {
+        self.params
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The values of a 1-based list `stem.N`, by N.
+    fn list(&self, stem: &str) -> Vec<&'a str> {
+        let mut items: Vec<(u32, &str)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| {
+                let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
+                Some((n, v.as_str()))
+            })
+            .collect();
+        items.sort_unstable_by_key(|(n, _)| *n);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    fn ips(&self, stem: &str) -> Vec<Ipv4Addr> {
+        self.list(stem)
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    }
+}
+
+fn operation(call: &Call<'_>) -> Result<Value, NcpError> {
+    match call.action {
+        "assignSecondaryIps" => assign(call),
+        "unassignSecondaryIps" => unassign(call),
+        "getNetworkInterfaceDetail" => detail(call),
+        "getNetworkInterfaceList" => list(call),
+        other => Err(NcpError::gateway(
+            code::NOT_FOUND,
+            format!("Not Found: no API {other}."),
+        )),
+    }
+}
+
+/// NAVER's words for the world's outcomes.
+fn world_error(e: WorldError) -> NcpError {
+    match e {
+        WorldError::EniNotFound { id } => NcpError::service(
+            code::NIC_NOT_FOUND,
+            format!("The network interface {id} does not exist."),
+        ),
+        WorldError::IpAlreadyAssigned { ip, .. } => NcpError::service(
+            code::IN_USE,
+            format!("The IP {ip} is already in use. Set allowReassign to true to move it."),
+        ),
+        WorldError::QuotaExceeded { limit, .. } => NcpError::service(
+            code::LIMIT,
+            format!("A network interface may hold at most {limit} secondary IPs."),
+        ),
+        WorldError::PrimaryIp { ip } => NcpError::service(
+            code::PRIMARY,
+            format!("{ip} is the primary IP of the network interface: it cannot be unassigned."),
+        ),
+        WorldError::Busy { eni, .. } => NcpError::service(
+            code::BUSY,
+            format!("The network interface {eni} is being configured (SET): try again when it is done."),
+        ),
+        WorldError::SubnetExhausted { subnet, .. } => NcpError::service(
+            code::EXHAUSTED,
+            format!("The subnet {subnet} has no free IP address left."),
+        ),
+        WorldError::IpOutsideCidr { ip, cidr } | WorldError::IpReserved { ip, cidr } => {
+            NcpError::service(
+                code::BAD_PARAMETER,
+                format!("The IP {ip} is not a usable address of the subnet {cidr}."),
+            )
+        }
+        WorldError::DuplicateIp { ip } => NcpError::service(
+            code::BAD_PARAMETER,
+            format!("The IP {ip} is given twice."),
+        ),
+        WorldError::EniState { actual, .. } => NcpError::service(
+            code::BUSY,
+            format!("The network interface is {actual}: it cannot be changed now."),
+        ),
+        WorldError::InstanceState { instance, actual, .. } => NcpError::service(
+            code::BUSY,
+            format!("The server {instance} is {actual}: its interfaces cannot be changed now."),
+        ),
+        WorldError::IpNotOnEni { ip } => NcpError::service(
+            code::BAD_PARAMETER,
+            format!("The IP {ip} is not on the network interface."),
+        ),
+        WorldError::SubnetNotFound { id } | WorldError::SubnetNotInNetwork { subnet: id, .. } => {
+            NcpError::service(code::NIC_NOT_FOUND, format!("The subnet {id} does not exist."))
+        }
+        WorldError::OperationNotOffered { region, operation } => NcpError::service(
+            code::BAD_PARAMETER,
+            format!("The region {region} does not offer {operation}."),
+        ),
+    }
+}
+
+fn interface_no<'a>(call: &Call<'a>) -> &'a str {
+    call.value("networkInterfaceNo").unwrap_or_default()
+}
+
+/// The reply of every operation: the interfaces, wrapped.
+fn reply(call: &Call<'_>, enis: &[&Eni]) -> Value {
+    let list: Vec<Value> = enis.iter().map(|e| nic_json(call.state, e)).collect();
+    json!({
+        "requestId": uuid::Uuid::new_v4().to_string(),
+        "returnCode": "0",
+        "returnMessage": "success",
+        "totalRows": list.len(),
+        "networkInterfaceList": list,
+    })
+}
+
+fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
+    let eni_id = interface_no(call);
+    let reassign = call
+        .value("allowReassign")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let count = call
+        .value("secondaryIpCount")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut world = call.state.world();
+    let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    // An address already on this interface is no error and no change.
+    let explicit: Vec<Ipv4Addr> = call
+        .ips("secondaryIpList")
+        .into_iter()
+        .filter(|ip| !eni.holds(*ip) || *ip == eni.primary_ip)
+        .collect();
+    if explicit.is_empty() && count == 0 {
+        let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+        return Ok(reply(call, &[eni]));
+    }
+    let request = AssignRequest {
+        explicit,
+        count,
+        allow_reassign: reassign,
+        visibility: Visibility::Immediate,
+        ..AssignRequest::default()
+    };
+    world
+        .assign(&call.scope, eni_id, &request)
+        .map_err(world_error)?;
+    let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    Ok(reply(call, &[eni]))
+}
+
+fn unassign(call: &Call<'_>) -> Result<Value, NcpError> {
+    let eni_id = interface_no(call);
+    let mut world = call.state.world();
+    let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    let primary = eni.primary_ip;
+    let asked = call.ips("secondaryIpList");
+    if let Some(ip) = asked.iter().find(|ip| **ip == primary) {
+        return Err(world_error(WorldError::PrimaryIp { ip: *ip }));
+    }
+    // An address that is not on the interface is no error: it is skipped.
+    let present: Vec<Ipv4Addr> = asked.into_iter().filter(|ip| eni.holds(*ip)).collect();
+    if !present.is_empty() {
+        world
+            .unassign(&call.scope, eni_id, &present, Visibility::Immediate)
+            .map_err(world_error)?;
+    }
+    let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    Ok(reply(call, &[eni]))
+}
+
+fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
+    let world = call.state.world();
+    let eni = world
+        .eni(&call.scope, interface_no(call))
+        .map_err(world_error)?;
+    Ok(reply(call, &[eni]))
+}
+
+fn list(call: &Call<'_>) -> Result<Value, NcpError> {
+    let page_no = call
+        .value("pageNo")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let page_size = call
+        .value("pageSize")
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let filter = EniFilter {
+        ids: call
+            .list("networkInterfaceNoList")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+        instance: call.value("instanceNo").map(str::to_string),
+        private_ips: call.value("ip").and_then(|v| v.parse().ok()).into_iter().collect(),
+        ..EniFilter::default()
+    };
+    let world = call.state.world();
+    let named = call.value("networkInterfaceName");
+    let found: Vec<&Eni> = world
+        .describe(&call.scope, &filter)
+        .into_iter()
+        .filter(|e| named.is_none_or(|n| n == nic_name(e)))
+        .collect();
+    let total = found.len();
+    // pageNo 0 (or none) lists everything, as the docs say.
+    let page: Vec<&Eni> = if page_no == 0 || page_size == 0 {
+        found
+    } else {
+        found
+            .into_iter()
+            .skip((page_no - 1).saturating_mul(page_size))
+            .take(page_size)
+            .collect()
+    };
+    let mut body = reply(call, &page);
+    body["totalRows"] = total.into();
+    Ok(body)
+}
+
+fn nic_name(eni: &Eni) -> String {
+    format!("nic-{}", eni.id)
+}
+
+/// The status an interface reads: `SET` while a change runs, else in use
+/// or not by whether it is attached.
+fn status(eni: &Eni) -> Value {
+    let (code, name) = if eni.running_task().is_some() {
+        ("SET", "Configuring")
+    } else if eni.state == EniState::InUse {
+        ("USED", "In use")
+    } else {
+        ("NOTUSED", "Not used")
+    };
+    json!({"code": code, "codeName": name})
+}
+
+fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
+    let mut m = Map::new();
+    m.insert("networkInterfaceNo".into(), eni.id.clone().into());
+    m.insert("networkInterfaceName".into(), nic_name(eni).into());
+    m.insert("subnetNo".into(), eni.subnet.clone().into());
+    m.insert("deleteOnTermination".into(), (eni.eni_type == EniType::Primary).into());
+    m.insert("isDefault".into(), (eni.eni_type == EniType::Primary).into());
+    m.insert(
+        "deviceName".into(),
+        if eni.instance.is_some() { "eth1" } else { "" }.into(),
+    );
+    m.insert("networkInterfaceStatus".into(), status(eni));
+    m.insert(
+        "instanceType".into(),
+        json!({"code": "VSVR", "codeName": "Server (VPC)"}),
+    );
+    m.insert(
+        "instanceNo".into(),
+        eni.instance.clone().unwrap_or_default().into(),
+    );
+    m.insert("ip".into(), eni.primary_ip.to_string().into());
+    m.insert("macAddress".into(), eni.mac.to_ascii_uppercase().into());
+    m.insert("enableFlowLog".into(), false.into());
+    m.insert("accessControlGroupNoList".into(), Value::Array(Vec::new()));
+    m.insert("networkInterfaceDescription".into(), "".into());
+    m.insert(
+        "secondaryIpList".into(),
+        Value::Array(eni.secondaries().map(|ip| ip.to_string().into()).collect()),
+    );
+    Value::Object(m)
+}
