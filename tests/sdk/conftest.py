@@ -20,7 +20,7 @@ import socket
 import pytest
 import yaml
 
-from support import ECS, ENS, Dialect, Emulator
+from support import ECS, ENS, TENCENT, Dialect, Emulator
 
 # --- The suite talks to 127.0.0.1 only ------------------------------------
 
@@ -103,3 +103,8 @@ def ecs(world) -> Dialect:
 @pytest.fixture(scope="session")
 def ens(world) -> Dialect:
     return _dialect(world, ENS)
+
+
+@pytest.fixture(scope="session")
+def tencent(world) -> Dialect:
+    return _dialect(world, TENCENT)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The vendor-SDK conformance suite: the official Alibaba Python SDKs against
+# The vendor-SDK conformance suite: the vendors' official Python SDKs against
 # `ipconform emulate`. The one entry point, for people and for CI.
 #
 #   tests/sdk/run.sh [pytest arguments...]      e.g. tests/sdk/run.sh -k ens -x

@@ -8,6 +8,13 @@ ECS driver: assign(eni, ips=None, count=None) -> [ip], unassign(eni, ips),
 describe(eni) -> Eni, snapshot() -> {eni: ((ip, primary), ...)}, error(call) -> Refusal.
 ENS driver: the same, but assign(eni, vswitch=None) -> ip (ENS assigns one
 address per call and takes no address list).
+Tencent (legacy v2) driver: assign(eni, ips=None, count=None) -> taskId and
+unassign(eni, ips) -> taskId start a task and return at once; status(task) ->
+its data.status now; wait(task) -> its last data.status (DescribeVpcTaskResult
+polled until it is not 2); settle() waits for every task the driver started;
+describe, snapshot as above; assign_reply(...) and unassign_reply(...) -> the
+parsed reply, unchecked; error(reply) -> TcRefusal (errors come back in HTTP
+200 with a non-zero code: nothing raises).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from support import ECS, ENS, Dialect, in_cidr
+from support import ECS, ENS, TENCENT, Dialect, in_cidr
 
 
 class Eni(NamedTuple):
@@ -29,6 +36,14 @@ class Refusal(NamedTuple):
     status: int
     code: str
     request_id: str
+
+
+class TcRefusal(NamedTuple):
+    """A Tencent legacy error: HTTP 200 with a non-zero `code`, its `codeDesc` and `message`."""
+
+    code: int
+    code_desc: str
+    message: str
 
 
 def secondaries(eni: Eni) -> list:
@@ -212,3 +227,137 @@ def auth_refused(bad, good, dialect: Dialect, op: str, expected: tuple, snapshot
     """`bad` (wrong key, or a clock the emulator refuses) is refused; `good` restores and checks."""
     with restored(good):
         refused(bad, auth_call(bad, dialect, op), expected, snapshot or good.snapshot)
+
+
+# --- Tencent legacy VPC API v2 --------------------------------------------------
+#
+# Assign and Unassign only start a task (data.taskId); DescribeNetworkInterfaces
+# shows the change once DescribeVpcTaskResult says 0, and the ENI is busy
+# (UnsupportedOperation.MutexOperationTaskRunning) until then. Every task a test
+# starts is polled to its end before the test ends.
+
+TC_BUSY = (5100, "UnsupportedOperation.MutexOperationTaskRunning")
+TC_ENI_NOT_FOUND = (5000, "InvalidNetworkInterface.NotFound")
+
+
+def tc_done(sdk, task: int):
+    """Poll `task` to its end; it must have succeeded (status 0)."""
+    status = sdk.wait(task)
+    assert status == 0, f"task {task} ended with data.status {status}"
+
+
+@contextmanager
+def tc_restored(sdk):
+    """`restored` for an API whose changes are tasks: before looking, wait for
+    every task the driver started; put back what the block added, polling
+    each unassign to its end."""
+    before = sdk.snapshot()
+    try:
+        yield before
+    finally:
+        sdk.settle()
+        after = sdk.snapshot()
+        for eni, ips in after.items():
+            added = [ip for ip, primary in ips if not primary and (ip, primary) not in before.get(eni, ())]
+            if added:
+                tc_done(sdk, sdk.unassign(eni, added))
+        assert sdk.snapshot() == before, "the test left the world changed"
+
+
+def tc_refused(sdk, call: Callable, expected: tuple, snapshot: Callable) -> TcRefusal:
+    """`call` returns a reply that must be the error `expected` (code, codeDesc), changing nothing."""
+    before = snapshot()
+    refusal = sdk.error(call())
+    assert (refusal.code, refusal.code_desc) == expected, refusal
+    assert refusal.message, refusal
+    assert snapshot() == before, "a refused call changed the world"
+    return refusal
+
+
+def tc_cycle_explicit(sdk, tc: Dialect):
+    """Two named addresses: not listed while the task runs, listed after it; then gone."""
+    eni = tc["eni.available"]
+    ips = [tc["subnet.free_ip"], tc["subnet.free_ip_2"]]
+    with tc_restored(sdk) as world:
+        assert not set(ips) & held_anywhere(world)
+        before = sdk.describe(eni)
+        assert before.ips[0] == (tc["eni.available.primary_ip"], True)
+
+        task = sdk.assign(eni, ips=ips)
+        # Right after the call the task runs (2 s on the emulator) and the
+        # listing has not changed.
+        assert sdk.status(task) == 2
+        assert sdk.describe(eni) == before
+        tc_done(sdk, task)
+        after = sdk.describe(eni)
+        assert after.ips == before.ips + tuple((ip, False) for ip in ips)
+
+        task = sdk.unassign(eni, ips)
+        assert sdk.describe(eni) == after
+        tc_done(sdk, task)
+        assert sdk.describe(eni) == before
+
+
+def tc_cycle_count(sdk, tc: Dialect):
+    """secondaryPrivateIpAddressCount = 2: two free addresses of the ENI's subnet."""
+    eni = tc["eni.available"]
+    with tc_restored(sdk) as world:
+        before = sdk.describe(eni)
+        tc_done(sdk, sdk.assign(eni, count=2))
+        after = sdk.describe(eni)
+        assert after.ips[: len(before.ips)] == before.ips, after
+        added = after.ips[len(before.ips) :]
+        ips = [ip for ip, _ in added]
+        assert len(ips) == 2 and len(set(ips)) == 2, added
+        for ip, primary in added:
+            assert primary is False, added
+            assert in_cidr(ip, tc["subnet.cidr"]), ip
+            assert ip not in held_anywhere(world), ip
+
+        tc_done(sdk, sdk.unassign(eni, ips))
+        assert sdk.describe(eni) == before
+
+
+def tc_busy(sdk, tc: Dialect):
+    """While a task of the ENI runs, every other change of it is refused and changes nothing."""
+    eni = tc["eni.available"]
+    first, second = tc["subnet.free_ip"], tc["subnet.free_ip_2"]
+    with tc_restored(sdk):
+        before = sdk.describe(eni)
+
+        task = sdk.assign(eni, ips=[first])
+        tc_refused(sdk, lambda: sdk.assign_reply(eni, ips=[second]), TC_BUSY, sdk.snapshot)
+        tc_refused(sdk, lambda: sdk.assign_reply(eni, count=1), TC_BUSY, sdk.snapshot)
+        tc_done(sdk, task)
+        after = sdk.describe(eni)
+        assert after.ips == before.ips + ((first, False),)
+
+        task = sdk.unassign(eni, [first])
+        tc_refused(sdk, lambda: sdk.unassign_reply(eni, [first]), TC_BUSY, sdk.snapshot)
+        tc_refused(sdk, lambda: sdk.assign_reply(eni, ips=[second]), TC_BUSY, sdk.snapshot)
+        tc_done(sdk, task)
+        assert sdk.describe(eni) == before
+
+
+def tc_eni_not_found(sdk, tc: Dialect, which: str, op: str):
+    eni = tc.unknown_eni if which == "unknown" else tc["eni.other_account"]
+    call = {
+        "assign": lambda: sdk.assign_reply(eni, ips=[tc["subnet.free_ip"]]),
+        "unassign": lambda: sdk.unassign_reply(eni, [tc["subnet.free_ip"]]),
+    }[op]
+    with tc_restored(sdk):
+        tc_refused(sdk, call, TC_ENI_NOT_FOUND, sdk.snapshot)
+
+
+def tc_auth_call(bad, tc: Dialect, op: str) -> Callable:
+    """A request that the default key would have started as a task."""
+    assert tc.name == TENCENT
+    if op == "unassign":
+        return lambda: bad.unassign_reply(tc["eni.with_secondaries"], [tc["subnet.taken_ip_2"]])
+    return lambda: bad.assign_reply(tc["eni.available"], ips=[tc["subnet.free_ip"]])
+
+
+def tc_auth_refused(bad, good, tc: Dialect, op: str, expected: tuple, snapshot: Callable | None = None):
+    """`bad` (wrong key, or a clock the emulator refuses) is refused; `good` restores and checks."""
+    with tc_restored(good):
+        tc_refused(bad, tc_auth_call(bad, tc, op), expected, snapshot or good.snapshot)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 ECS = "alibaba-ecs"
 ENS = "alibaba-ens"
+TENCENT = "tencent-vpc-v2"
 API_VERSION = {ECS: "2014-05-26", ENS: "2017-11-10"}
 
 # ENI ids that no account of the world holds; checked against the world file.
-UNKNOWN_ENI = {ECS: "eni-bp1sdk0doesnotexist01", ENS: "eni-5sdk0doesnotexist1"}
+UNKNOWN_ENI = {ECS: "eni-bp1sdk0doesnotexist01", ENS: "eni-5sdk0doesnotexist1", TENCENT: "eni-sdk0tcnone1"}
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class Dialect:
 
     @property
     def region(self) -> str:
-        """ECS: the RegionId; ENS: the edge region (EnsRegionId)."""
-        return self["region"] if self.name == ECS else self["ens_region"]
+        """ECS: the RegionId; ENS: the edge region (EnsRegionId); Tencent: the Region."""
+        return self["ens_region"] if self.name == ENS else self["region"]
 
     @property
     def unknown_eni(self) -> str:
