@@ -40,7 +40,11 @@ pub fn json_to_xml(root: &str, value: &Value) -> String {
 /// Renders `value` under `<root>`, a list under key `K` as one `<K>`
 /// element holding an `<item_name(K)>` element per item (NAVER:
 /// `<secondaryIpList><secondaryIp>..</secondaryIp></secondaryIpList>`).
-pub fn json_to_xml_wrapped(root: &str, value: &Value, item_name: &dyn Fn(&str) -> String) -> String {
+pub fn json_to_xml_wrapped(
+    root: &str,
+    value: &Value,
+    item_name: &dyn Fn(&str) -> String,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
     write_element(&mut out, root, value, Some(item_name));

@@ -24,7 +24,9 @@ use axum::routing::any;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
-use super::world::{AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError};
+use super::world::{
+    AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError,
+};
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
 use crate::dialect::{xml, DialectId};
@@ -157,7 +159,10 @@ async fn handle(
         Some(_) => Format::Json,
     };
     let outcome = if raw_query.len() > MAX_QUERY || body.is_err() {
-        Err((None, violation_reply(&state, ViolationKind::Malformed, "the request")))
+        Err((
+            None,
+            violation_reply(&state, ViolationKind::Malformed, "the request"),
+        ))
     } else {
         process(
             &state,
@@ -213,7 +218,8 @@ fn render_error(
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_REQUEST);
     if error.gateway {
-        let body = json!({"errorCode": error.code, "message": error.message, "details": error.message});
+        let body =
+            json!({"errorCode": error.code, "message": error.message, "details": error.message});
         return Reply {
             status,
             format: Format::Json,
@@ -256,12 +262,16 @@ fn process<'s>(
             "Authentication Failed: no x-ncp-apigw-signature-v2 header.",
         )));
     };
-    let key = state.world().access_key(access_key).cloned().ok_or_else(|| {
-        fail(NcpError::gateway(
-            code::AUTH_FAILED,
-            "Authentication Failed: the access key is not known.",
-        ))
-    })?;
+    let key = state
+        .world()
+        .access_key(access_key)
+        .cloned()
+        .ok_or_else(|| {
+            fail(NcpError::gateway(
+                code::AUTH_FAILED,
+                "Authentication Failed: the access key is not known.",
+            ))
+        })?;
     // The query as received, and as decoded (the Python SDK signs it so).
     let path = format!("{}{action}", naver::PREFIX);
     let decoded: String = params_in_query(raw_query);
@@ -416,7 +426,9 @@ fn world_error(e: WorldError) -> NcpError {
         ),
         WorldError::Busy { eni, .. } => NcpError::service(
             code::BUSY,
-            format!("The network interface {eni} is being configured (SET): try again when it is done."),
+            format!(
+                "The network interface {eni} is being configured (SET): try again when it is done."
+            ),
         ),
         WorldError::SubnetExhausted { subnet, .. } => NcpError::service(
             code::EXHAUSTED,
@@ -428,15 +440,16 @@ fn world_error(e: WorldError) -> NcpError {
                 format!("The IP {ip} is not a usable address of the subnet {cidr}."),
             )
         }
-        WorldError::DuplicateIp { ip } => NcpError::service(
-            code::BAD_PARAMETER,
-            format!("The IP {ip} is given twice."),
-        ),
+        WorldError::DuplicateIp { ip } => {
+            NcpError::service(code::BAD_PARAMETER, format!("The IP {ip} is given twice."))
+        }
         WorldError::EniState { actual, .. } => NcpError::service(
             code::BUSY,
             format!("The network interface is {actual}: it cannot be changed now."),
         ),
-        WorldError::InstanceState { instance, actual, .. } => NcpError::service(
+        WorldError::InstanceState {
+            instance, actual, ..
+        } => NcpError::service(
             code::BUSY,
             format!("The server {instance} is {actual}: its interfaces cannot be changed now."),
         ),
@@ -445,7 +458,10 @@ fn world_error(e: WorldError) -> NcpError {
             format!("The IP {ip} is not on the network interface."),
         ),
         WorldError::SubnetNotFound { id } | WorldError::SubnetNotInNetwork { subnet: id, .. } => {
-            NcpError::service(code::NIC_NOT_FOUND, format!("The subnet {id} does not exist."))
+            NcpError::service(
+                code::NIC_NOT_FOUND,
+                format!("The subnet {id} does not exist."),
+            )
         }
         WorldError::OperationNotOffered { region, operation } => NcpError::service(
             code::BAD_PARAMETER,
@@ -549,7 +565,11 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
             .map(str::to_string)
             .collect(),
         instance: call.value("instanceNo").map(str::to_string),
-        private_ips: call.value("ip").and_then(|v| v.parse().ok()).into_iter().collect(),
+        private_ips: call
+            .value("ip")
+            .and_then(|v| v.parse().ok())
+            .into_iter()
+            .collect(),
         ..EniFilter::default()
     };
     let world = call.state.world();
@@ -597,8 +617,14 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
     m.insert("networkInterfaceNo".into(), eni.id.clone().into());
     m.insert("networkInterfaceName".into(), nic_name(eni).into());
     m.insert("subnetNo".into(), eni.subnet.clone().into());
-    m.insert("deleteOnTermination".into(), (eni.eni_type == EniType::Primary).into());
-    m.insert("isDefault".into(), (eni.eni_type == EniType::Primary).into());
+    m.insert(
+        "deleteOnTermination".into(),
+        (eni.eni_type == EniType::Primary).into(),
+    );
+    m.insert(
+        "isDefault".into(),
+        (eni.eni_type == EniType::Primary).into(),
+    );
     m.insert(
         "deviceName".into(),
         if eni.instance.is_some() { "eth1" } else { "" }.into(),
