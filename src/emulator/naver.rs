@@ -46,13 +46,14 @@ mod code {
     pub const AUTH_FAILED: &str = "200";
     pub const PERMISSION_DENIED: &str = "210";
     pub const NOT_FOUND: &str = "300";
-    pub const BAD_PARAMETER: &str = "1300";
-    pub const NIC_NOT_FOUND: &str = "1002";
-    pub const IN_USE: &str = "1003";
-    pub const LIMIT: &str = "1004";
-    pub const PRIMARY: &str = "1005";
-    pub const BUSY: &str = "1006";
-    pub const EXHAUSTED: &str = "1007";
+    pub const BAD_PARAMETER: &str = "1100000";
+    pub const NIC_NOT_FOUND: &str = "1002101";
+    pub const BUSY: &str = "1002102";
+    pub const IN_USE: &str = "1002103";
+    pub const LIMIT: &str = "1002104";
+    pub const IP_INVALID: &str = "1002105";
+    pub const EXHAUSTED: &str = "1002106";
+    pub const PRIMARY: &str = "1002107";
 }
 
 /// A NAVER error: the service's `responseError` or the gateway's `error`.
@@ -436,7 +437,7 @@ fn world_error(e: WorldError) -> NcpError {
         ),
         WorldError::IpOutsideCidr { ip, cidr } | WorldError::IpReserved { ip, cidr } => {
             NcpError::service(
-                code::BAD_PARAMETER,
+                code::IP_INVALID,
                 format!("The IP {ip} is not a usable address of the subnet {cidr}."),
             )
         }
@@ -497,6 +498,7 @@ fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
         .unwrap_or(0);
     let mut world = call.state.world();
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    refuse_while_set(eni)?;
     // An address already on this interface is no error and no change.
     let explicit: Vec<Ipv4Addr> = call
         .ips("secondaryIpList")
@@ -525,6 +527,7 @@ fn unassign(call: &Call<'_>) -> Result<Value, NcpError> {
     let eni_id = interface_no(call);
     let mut world = call.state.world();
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
+    refuse_while_set(eni)?;
     let primary = eni.primary_ip;
     let asked = call.ips("secondaryIpList");
     if let Some(ip) = asked.iter().find(|ip| **ip == primary) {
@@ -541,12 +544,26 @@ fn unassign(call: &Call<'_>) -> Result<Value, NcpError> {
     Ok(reply(call, &[eni]))
 }
 
+/// Any change, even one that would change nothing, waits for SET to end.
+fn refuse_while_set(eni: &Eni) -> Result<(), NcpError> {
+    match eni.running_task() {
+        Some(task) => Err(world_error(WorldError::Busy {
+            eni: eni.id.clone(),
+            task,
+        })),
+        None => Ok(()),
+    }
+}
+
+/// An interface the caller cannot see is no error: an empty list (what
+/// terraform-provider-ncloud reads as "gone").
 fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
     let world = call.state.world();
-    let eni = world
+    let found: Vec<&Eni> = world
         .eni(&call.scope, interface_no(call))
-        .map_err(world_error)?;
-    Ok(reply(call, &[eni]))
+        .into_iter()
+        .collect();
+    Ok(reply(call, &found))
 }
 
 fn list(call: &Call<'_>) -> Result<Value, NcpError> {
@@ -565,34 +582,60 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
             .map(str::to_string)
             .collect(),
         instance: call.value("instanceNo").map(str::to_string),
-        private_ips: call
-            .value("ip")
-            .and_then(|v| v.parse().ok())
-            .into_iter()
-            .collect(),
+        primary_ip: call.value("ip").and_then(|v| v.parse().ok()),
         ..EniFilter::default()
     };
-    let world = call.state.world();
+    let secondaries = call.ips("secondaryIpList");
     let named = call.value("networkInterfaceName");
-    let found: Vec<&Eni> = world
+    let status_code = call.value("networkInterfaceStatusCode");
+    let is_default = call
+        .value("isDefault")
+        .map(|v| v.eq_ignore_ascii_case("true"));
+    let device = call.value("deviceName");
+    // Subnets and servers have no names in the world: such a filter
+    // matches nothing.
+    let unnamed = call.value("subnetName").is_some() || call.value("serverName").is_some();
+    let world = call.state.world();
+    let mut found: Vec<&Eni> = world
         .describe(&call.scope, &filter)
         .into_iter()
+        .filter(|_| !unnamed)
         .filter(|e| named.is_none_or(|n| n == nic_name(e)))
+        .filter(|e| {
+            secondaries.is_empty()
+                || secondaries
+                    .iter()
+                    .any(|ip| e.secondaries().any(|s| s == *ip))
+        })
+        .filter(|e| status_code.is_none_or(|c| status(e)["code"] == c))
+        .filter(|e| is_default.is_none_or(|d| d == (e.eni_type == EniType::Primary)))
+        .filter(|e| device.is_none_or(|d| d == device_name(e)))
         .collect();
+    found.sort_by_key(|e| e.id.parse::<u64>().unwrap_or(u64::MAX));
     let total = found.len();
-    // pageNo 0 (or none) lists everything, as the docs say.
-    let page: Vec<&Eni> = if page_no == 0 || page_size == 0 {
+    // Without pageSize every match; pageNo 0 and 1 are both the first page.
+    let page: Vec<&Eni> = if page_size == 0 {
         found
     } else {
         found
             .into_iter()
-            .skip((page_no - 1).saturating_mul(page_size))
+            .skip(page_no.max(1).saturating_sub(1).saturating_mul(page_size))
             .take(page_size)
             .collect()
     };
     let mut body = reply(call, &page);
     body["totalRows"] = total.into();
     Ok(body)
+}
+
+/// `eth0` for a server's default interface, `eth1` for another attached
+/// one, nothing when not attached.
+fn device_name(eni: &Eni) -> &'static str {
+    match (&eni.instance, eni.eni_type) {
+        (None, _) => "",
+        (Some(_), EniType::Primary) => "eth0",
+        (Some(_), EniType::Secondary) => "eth1",
+    }
 }
 
 fn nic_name(eni: &Eni) -> String {
@@ -625,10 +668,7 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
         "isDefault".into(),
         (eni.eni_type == EniType::Primary).into(),
     );
-    m.insert(
-        "deviceName".into(),
-        if eni.instance.is_some() { "eth1" } else { "" }.into(),
-    );
+    m.insert("deviceName".into(), device_name(eni).into());
     m.insert("networkInterfaceStatus".into(), status(eni));
     m.insert(
         "instanceType".into(),

@@ -203,6 +203,14 @@ impl Rule {
     }
 }
 
+/// The envelope of an error, where a vendor has two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorShape {
+    Service,
+    Gateway,
+}
+
 /// The neutral name of an outcome, shared by every vendor: what portable
 /// scenarios and the comparison report compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -239,6 +247,10 @@ pub struct ErrorEntry {
     /// `code` beside its `codeDesc`).
     #[serde(default)]
     pub numeric_code: Option<i64>,
+    /// Which envelope carries it, where a vendor has two (NAVER: the
+    /// service's `responseError`, or the API gateway's `error`).
+    #[serde(default)]
+    pub shape: Option<ErrorShape>,
     #[serde(default)]
     pub message: Option<String>,
     #[serde(default)]
@@ -700,6 +712,7 @@ mod tests {
             code: code.into(),
             kind: None,
             numeric_code: None,
+            shape: None,
             message: None,
             description: None,
             source: None,
