@@ -18,6 +18,8 @@ pub mod alibaba;
 pub mod naver;
 pub mod nonce;
 pub mod tencent;
+#[cfg(test)]
+mod test_support;
 pub mod world;
 
 use std::net::SocketAddr;

@@ -618,15 +618,12 @@ fn eni_json(eni: &Eni, created: &str) -> Value {
 mod tests {
     use super::*;
     use crate::dialect::{Call as ClientCall, CallContext, ClientDialect, Method};
+    use crate::emulator::test_support::{send_raw, start_default};
     use crate::emulator::world::WorldFile;
-    use crate::emulator::{start, RunningEmulator};
+    use crate::emulator::RunningEmulator;
 
     async fn emulator() -> (RunningEmulator, WorldFile) {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/worlds/default.yaml");
-        let world = WorldFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let emu = start(&world, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        (emu, world)
+        start_default().await
     }
 
     /// Signs `params` as the legacy SDK does and sends them; returns the
@@ -675,26 +672,10 @@ mod tests {
         headers: &[(String, String)],
         body: Option<Vec<u8>>,
     ) -> (u16, String, Value) {
-        let http = reqwest::Client::new();
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = http.request(method, format!("{}{target}", emu.base_url()));
-        for (k, v) in headers {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        if let Some(body) = body {
-            request = request.body(body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        (status, content_type, body)
+        let reply = send_raw(emu, method, target, headers, body).await;
+        let body = serde_json::from_str(&reply.text)
+            .unwrap_or_else(|_| panic!("not JSON: {}", reply.text));
+        (reply.status, reply.content_type, body)
     }
 
     fn assert_error(got: &(u16, String, Value), number: i64, code: &str) {

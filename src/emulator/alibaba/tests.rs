@@ -10,14 +10,10 @@ use serde_json::{json, Value};
 
 use crate::dialect::alibaba_rpc::{self as rpc, ECS_CLIENT, ENS_CLIENT};
 use crate::dialect::{xml, Call, CallContext, ClientDialect, DialectId, Method};
+use crate::emulator::test_support::default_world;
 use crate::emulator::world::{World, WorldFile};
 use crate::emulator::{start, start_with_state, EmulatorState, RunningEmulator};
 use crate::fixtures::{Credentials, Fixtures};
-
-fn default_world() -> WorldFile {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/worlds/default.yaml");
-    WorldFile::load(&path).unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// A running emulator and the fixtures of its world.
 struct Emu {

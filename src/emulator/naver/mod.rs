@@ -148,7 +148,16 @@ async fn handle(
         .into_owned()
         .collect();
     if let (true, Ok(bytes)) = (is_form, &body) {
-        params.extend(form_urlencoded::parse(bytes).into_owned());
+        // A parameter in both the query and the body with the same value
+        // counts once (the spec's assumption: the Go SDK writes
+        // responseFormatType=json into the body, the Python SDK into the
+        // query); a different value stays a duplicate and is refused.
+        let in_query = params.len();
+        for pair in form_urlencoded::parse(bytes).into_owned() {
+            if !params[..in_query].contains(&pair) {
+                params.push(pair);
+            }
+        }
     }
     // An unknown format is refused in JSON, as the gateway's errors are.
     let format = match params
@@ -689,3 +698,6 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
     );
     Value::Object(m)
 }
+
+#[cfg(test)]
+mod tests;
