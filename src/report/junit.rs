@@ -53,6 +53,13 @@ impl FinalReport for JunitReport {
                         );
                 match case.outcome {
                     Outcome::Conforms => xml.push_str("/>\n"),
+                    Outcome::Skipped => {
+                        let _ = writeln!(
+                            xml,
+                            ">\n      <skipped message=\"skipped: {}\"/>\n    </testcase>",
+                            escape(case.skipped.as_deref().unwrap_or(""))
+                        );
+                    }
                     Outcome::KnownDeviation => {
                         let _ = writeln!(
                             xml,

@@ -35,6 +35,7 @@ pub struct Summary {
     pub fails: usize,
     pub known_deviations: usize,
     pub unexpected_conformance: usize,
+    pub skipped: usize,
     #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
 }
@@ -51,6 +52,7 @@ impl Summary {
             Outcome::Fails => self.fails += 1,
             Outcome::KnownDeviation => self.known_deviations += 1,
             Outcome::UnexpectedConformance => self.unexpected_conformance += 1,
+            Outcome::Skipped => self.skipped += 1,
         }
     }
 
@@ -145,6 +147,15 @@ pub fn failure_text(result: &CaseResult) -> String {
                 result.target,
                 result.deviation.as_deref().unwrap_or(""),
                 result.target
+            );
+            return out;
+        }
+        Outcome::Skipped => {
+            let _ = writeln!(
+                out,
+                "  skipped on `{}`: {}",
+                result.target,
+                result.skipped.as_deref().unwrap_or("")
             );
             return out;
         }

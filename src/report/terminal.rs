@@ -40,6 +40,7 @@ impl<W: Write> Sink for Terminal<W> {
                     Outcome::Fails => "FAILS",
                     Outcome::KnownDeviation => "deviates (known)",
                     Outcome::UnexpectedConformance => "CONFORMS UNEXPECTEDLY",
+                    Outcome::Skipped => "skipped",
                 };
                 writeln!(
                     self.out,
@@ -47,7 +48,11 @@ impl<W: Write> Sink for Terminal<W> {
                     result.address,
                     result.elapsed.as_millis()
                 )?;
-                if !result.outcome.is_success()
+                if result.outcome == Outcome::Skipped {
+                    if let Some(why) = &result.skipped {
+                        writeln!(self.out, "{:>21}  {why}", "")?;
+                    }
+                } else if !result.outcome.is_success()
                     || (self.verbose && result.outcome == Outcome::KnownDeviation)
                 {
                     writeln!(self.out)?;
@@ -61,11 +66,12 @@ impl<W: Write> Sink for Terminal<W> {
             Event::RunFinished(_, summary) => {
                 writeln!(
                     self.out,
-                    "\n{} conform, {} fail, {} known deviations, {} conform unexpectedly; {} cases in {:.2}s",
+                    "\n{} conform, {} fail, {} known deviations, {} conform unexpectedly, {} skipped; {} cases in {:.2}s",
                     summary.conforms,
                     summary.fails,
                     summary.known_deviations,
                     summary.unexpected_conformance,
+                    summary.skipped,
                     summary.total,
                     summary.elapsed.as_secs_f64()
                 )?;

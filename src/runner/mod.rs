@@ -56,12 +56,18 @@ pub enum Outcome {
     KnownDeviation,
     /// It conformed on a target listed as deviating: the deviation is stale.
     UnexpectedConformance,
+    /// It did not run: the target lacks what the case `requires` (the
+    /// result's `skipped` says what).
+    Skipped,
 }
 
 impl Outcome {
     /// Whether this outcome lets the run succeed.
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Conforms | Outcome::KnownDeviation)
+        matches!(
+            self,
+            Outcome::Conforms | Outcome::KnownDeviation | Outcome::Skipped
+        )
     }
 }
 
@@ -152,6 +158,8 @@ pub struct CaseResult {
     pub outcome: Outcome,
     /// The reason the target's deviation gives, when it has one.
     pub deviation: Option<String>,
+    /// Why the case did not run (outcome `skipped`).
+    pub skipped: Option<String>,
     pub steps: Vec<StepRecord>,
     #[serde(serialize_with = "as_micros")]
     pub elapsed: Duration,
@@ -178,6 +186,7 @@ impl CaseResult {
             tags: case.tags.clone(),
             outcome,
             deviation: None,
+            skipped: None,
             steps,
             elapsed: Duration::ZERO,
         }
