@@ -528,7 +528,7 @@ async fn harness_overhead(
         base_url: &base,
         fixtures: &world.fixtures,
         signing: None,
-        virtual_clock: true,
+        powers: crate::target::EMULATOR_POWERS,
     };
     let http = reqwest::Client::new();
     let steps = case.steps.len() as f64;

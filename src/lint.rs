@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use crate::case::{CaseFile, Expect, Step, BUILTIN_VARIABLES};
+use crate::case::{list_element_name, CaseFile, Expect, ParamValue, Step, BUILTIN_VARIABLES};
 use crate::diag::{closest, find_key, Diagnostic};
 use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Kind, OperationSpec, SpecSet, ViolationKind};
@@ -32,6 +32,23 @@ pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &DialectFixtures) -> 
                             "add `source: <seed file or public doc>` to the case or the file",
                         ),
                 );
+            }
+            for fixture in &case.requires.fixtures {
+                if !fixtures.values.contains_key(fixture) {
+                    let (line, col) = find_key(&file.text, "requires", case.line, case.end_line)
+                        .unwrap_or((case.line, 1));
+                    out.push(
+                        Diagnostic::new(
+                            &file.display,
+                            format!(
+                                "case `{}` requires the fixture `{fixture}`, which the {} reference fixtures lack: it would never run on the emulator",
+                                case.id, file.dialect
+                            ),
+                        )
+                        .at(&file.text, line, col)
+                        .with_hint("add the fixture to the world file's fixtures, or fix its name"),
+                    );
+                }
             }
             let mut captured: HashSet<&str> = HashSet::new();
             for step in case.steps.iter().chain(&case.cleanup) {
@@ -103,17 +120,16 @@ fn lint_step(
             .with_hint("poll the read that shows the change (a Describe), not the change itself"),
         );
     }
-    let expected_error = match &step.expect {
-        Expect::Error { code, .. } => Some(code.as_str()),
-        Expect::Success { .. } => None,
-    };
+    let expected_errors = step.expect.error_codes();
     let unknown_template = specs
         .dialect(file.dialect)
         .map(|d| d.validation.reply(ViolationKind::Unknown).code.as_str());
     // A step may send an unknown parameter on purpose, to test the answer.
-    let expects_unknown = |name: &str| match (expected_error, unknown_template) {
-        (Some(code), Some(template)) => template.replace("%s", name) == code,
-        _ => false,
+    let expects_unknown = |name: &str| match unknown_template {
+        Some(template) => expected_errors
+            .iter()
+            .any(|code| template.replace("%s", name) == *code),
+        None => false,
     };
     for (name, value) in &step.params {
         if !spec.knows(name) && !expects_unknown(name) {
@@ -129,7 +145,7 @@ fn lint_step(
             }
             out.push(d);
         }
-        for var in value.iter().flat_map(|t| t.variables()) {
+        for var in value.variables() {
             check_variable(var, fixtures, captured, &|_: &str, m| at(name, m), out);
         }
     }
@@ -138,7 +154,7 @@ fn lint_step(
             check_variable(var, fixtures, captured, &|_: &str, m| at(name, m), out);
         }
     }
-    lint_values(specs, spec, file, step, fixtures, expected_error, &at, out);
+    lint_values(specs, spec, file, step, fixtures, expected_errors, &at, out);
     if let Expect::Success { body, .. } = &step.expect {
         for (path, matcher) in body {
             for var in matcher.variables() {
@@ -154,63 +170,13 @@ fn lint_step(
     }
     if let Expect::Error {
         status,
-        code,
+        codes,
         numeric_code,
         ..
     } = &step.expect
     {
-        match spec.error(code) {
-            None => {
-                let mut d = at(
-                    "code",
-                    format!(
-                        "error code `{code}` is not documented for {} ({})",
-                        step.call, spec.file
-                    ),
-                );
-                d = match closest(
-                    code,
-                    spec.errors.entries().iter().map(|e| e.code.as_str()),
-                ) {
-                    Some(best) => d.with_hint(format!("did you mean `{best}`?")),
-                    None => d.with_hint(
-                        "add the code to the spec's `errors` with its source, or `assumption:` if no document lists it",
-                    ),
-                };
-                out.push(d);
-            }
-            Some(entry) => {
-                if let Some(status) = status.filter(|s| *s != entry.status) {
-                    out.push(
-                        at(
-                            "status",
-                            format!(
-                                "`{code}` is documented with HTTP {}, the case expects {status}",
-                                entry.status
-                            ),
-                        )
-                        .with_hint(
-                            "expect the documented status, or leave `status` out to expect it; if a target differs, list it under `deviations`",
-                        ),
-                    );
-                }
-                if let Some(number) = numeric_code.filter(|n| Some(*n) != entry.numeric_code) {
-                    let documented = entry
-                        .numeric_code
-                        .map_or("no numeric code".to_string(), |n| {
-                            format!("numeric code {n}")
-                        });
-                    out.push(
-                        at(
-                            "numeric_code",
-                            format!(
-                                "`{code}` is documented with {documented}, the case expects {number}"
-                            ),
-                        )
-                        .with_hint("expect the documented numeric code, or leave it out"),
-                    );
-                }
-            }
+        for code in codes {
+            lint_code(spec, step, code, *status, *numeric_code, &at, out);
         }
     }
     if !fixtures.credentials.contains_key(&step.credentials) {
@@ -231,6 +197,72 @@ fn lint_step(
     }
 }
 
+/// An expected code checked against the operation's catalog: documented,
+/// with the status and numeric code the case gives, if any.
+fn lint_code(
+    spec: &OperationSpec,
+    step: &Step,
+    code: &str,
+    status: Option<u16>,
+    numeric_code: Option<i64>,
+    at: &dyn Fn(&str, String) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
+    match spec.error(code) {
+        None => {
+            let mut d = at(
+                "code",
+                format!(
+                    "error code `{code}` is not documented for {} ({})",
+                    step.call, spec.file
+                ),
+            );
+            d = match closest(
+                code,
+                spec.errors.entries().iter().map(|e| e.code.as_str()),
+            ) {
+                Some(best) => d.with_hint(format!("did you mean `{best}`?")),
+                None => d.with_hint(
+                    "add the code to the spec's `errors` with its source, or `assumption:` if no document lists it",
+                ),
+            };
+            out.push(d);
+        }
+        Some(entry) => {
+            if let Some(status) = status.filter(|s| *s != entry.status) {
+                out.push(
+                    at(
+                        "status",
+                        format!(
+                            "`{code}` is documented with HTTP {}, the case expects {status}",
+                            entry.status
+                        ),
+                    )
+                    .with_hint(
+                        "expect the documented status, or leave `status` out to expect it; if a target differs, list it under `deviations`",
+                    ),
+                );
+            }
+            if let Some(number) = numeric_code.filter(|n| Some(*n) != entry.numeric_code) {
+                let documented = entry
+                    .numeric_code
+                    .map_or("no numeric code".to_string(), |n| {
+                        format!("numeric code {n}")
+                    });
+                out.push(
+                    at(
+                        "numeric_code",
+                        format!(
+                            "`{code}` is documented with {documented}, the case expects {number}"
+                        ),
+                    )
+                    .with_hint("expect the documented numeric code, or leave it out"),
+                );
+            }
+        }
+    }
+}
+
 /// The step's values and combinations, by the emulator's own validation,
 /// with the dialect's reference fixtures filled in (a capture of an earlier
 /// step is present but not checkable). A step expecting success must pass;
@@ -243,27 +275,38 @@ fn lint_values(
     file: &CaseFile,
     step: &Step,
     fixtures: &Fixtures,
-    expected_error: Option<&str>,
+    expected_errors: &[String],
     at: &dyn Fn(&str, String) -> Diagnostic,
     out: &mut Vec<Diagnostic>,
 ) {
-    let rendered: Vec<(&str, Option<String>)> = step
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                None => Some(String::new()),
-                Some(t) => t
-                    .render_owned(|v| fixtures.values.get(v).map(String::as_str))
-                    .ok(),
-            };
-            (name.as_str(), value)
-        })
-        .collect();
+    let fixture = |v: &str| fixtures.values.get(v).map(String::as_str);
+    let mut rendered: Vec<(String, Option<String>)> = Vec::with_capacity(step.params.len());
+    for (name, value) in &step.params {
+        match value {
+            ParamValue::Empty => rendered.push((name.clone(), Some(String::new()))),
+            // A capture is present, but its value is not known here.
+            ParamValue::Text(t) => rendered.push((name.clone(), t.render_owned(fixture).ok())),
+            ParamValue::List(items) => {
+                // A list capture's length is not known before the run: the
+                // step's combination rules cannot be checked.
+                let Ok(values) = items
+                    .iter()
+                    .map(|t| t.render_owned(fixture))
+                    .collect::<Result<Vec<_>, _>>()
+                else {
+                    return;
+                };
+                let start = spec.list_first_index(name).unwrap_or(1);
+                for (i, v) in values.into_iter().enumerate() {
+                    rendered.push((list_element_name(name, start + i as u32), Some(v)));
+                }
+            }
+        }
+    }
     let Err(found) = specs.validate(
         file.dialect,
         &step.call,
-        rendered.iter().map(|(n, v)| (*n, v.as_deref())),
+        rendered.iter().map(|(n, v)| (n.as_str(), v.as_deref())),
     ) else {
         return;
     };
@@ -271,14 +314,13 @@ fn lint_values(
         // Reported by name above, with a suggestion.
         return;
     }
-    let report = match expected_error {
-        None => true,
-        Some(code) if code == found.code => false,
-        Some(code) => spec
-            .error(code)
-            .and_then(|e| e.kind)
-            .is_some_and(|kind| AFTER_VALIDATION.contains(&kind)),
-    };
+    let report = expected_errors.is_empty()
+        || (!expected_errors.contains(&found.code)
+            && expected_errors.iter().all(|code| {
+                spec.error(code)
+                    .and_then(|e| e.kind)
+                    .is_some_and(|kind| AFTER_VALIDATION.contains(&kind))
+            }));
     if report {
         let key = found
             .violation
@@ -286,9 +328,9 @@ fn lint_values(
             .split(" or ")
             .next()
             .unwrap_or("with");
-        let expectation = match expected_error {
-            None => "expects success".to_string(),
-            Some(code) => format!("expects {code}"),
+        let expectation = match expected_errors {
+            [] => "expects success".to_string(),
+            codes => format!("expects {}", codes.join(" or ")),
         };
         out.push(
             at(

@@ -13,11 +13,15 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use crate::case::{Case, CaseFile};
+use crate::case::{Case, CaseFile, Power};
 use crate::emulator::world::WorldFile;
 use crate::fixtures::DialectFixtures;
 use crate::runner::{CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
 use crate::spec::SpecSet;
+
+/// What the embedded emulator offers beyond the API: a clock the runner
+/// moves, and a world the case files' fixtures describe.
+pub const EMULATOR_POWERS: &[Power] = &[Power::Clock, Power::World];
 
 pub enum Target {
     Emulator {
@@ -47,6 +51,14 @@ impl Target {
     /// world.
     pub fn isolates_cases(&self) -> bool {
         matches!(self, Target::Emulator { .. })
+    }
+
+    /// What this target offers beyond the API (cases `requires` them).
+    pub fn powers(&self) -> &'static [Power] {
+        match self {
+            Target::Emulator { .. } => EMULATOR_POWERS,
+            Target::Url { .. } => &[],
+        }
     }
 
     pub fn fixtures(&self) -> &DialectFixtures {
@@ -80,7 +92,7 @@ impl Target {
                     base_url: &base_url,
                     fixtures: &world.fixtures,
                     signing: None,
-                    virtual_clock: true,
+                    powers: EMULATOR_POWERS,
                 };
                 let result = runner.run_case(file, case, &endpoint).await;
                 emulator.shutdown().await;
@@ -97,7 +109,7 @@ impl Target {
                     base_url,
                     fixtures,
                     signing: signing.as_deref(),
-                    virtual_clock: false,
+                    powers: &[],
                 };
                 runner.run_case(file, case, &endpoint).await
             }

@@ -386,3 +386,56 @@ cases:
         "nothing was sent"
     );
 }
+
+#[test]
+fn lint_reads_lists_rows_and_requires() {
+    let text = "\
+dialect: alibaba-ecs
+source: 001_d56fe85a99ce17ec.txt
+cases:
+  - id: too-many-in-a-list
+    title: eleven addresses in one list, expecting success
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          RegionId: '{{region}}'
+          NetworkInterfaceId: '{{eni.available}}'
+          PrivateIpAddress.N: [a, b]
+  - id: rows
+    title: 'code {{row.code}}'
+    rows:
+      - {code: InvalidEniId.NotFound}
+      - {code: InvalidEniId.NotFund}
+    steps:
+      - call: AssignPrivateIpAddresses
+        with: {RegionId: '{{region}}', NetworkInterfaceId: eni-x, SecondaryPrivateIpAddressCount: 1}
+        expect:
+          error: {code: '{{row.code}}'}
+  - id: never-runs
+    title: requires a fixture no world has
+    requires: {fixtures: [eni.nowhere]}
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: '{{region}}'}
+";
+    let cases = dialect_cases_with("alibaba-ecs", text);
+    let reports = tempfile::tempdir().unwrap();
+    let out = ipconform(&["lint"], cases.path(), reports.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("PrivateIpAddress.1") && all.contains("IPv4"),
+        "the list's items are checked as the wire elements: {all}"
+    );
+    assert!(
+        all.contains("`InvalidEniId.NotFund` is not documented"),
+        "the second row's code: {all}"
+    );
+    assert!(
+        !all.contains("`InvalidEniId.NotFound` is not documented"),
+        "the first row's code is documented: {all}"
+    );
+    assert!(all.contains("requires the fixture `eni.nowhere`"), "{all}");
+}

@@ -65,6 +65,15 @@ fn trials(project: &'static Project) -> Vec<Trial> {
     for file in &project.cases {
         for case in &file.cases {
             let name = case.address(target.name(), file);
+            // A case the target cannot run is listed as ignored, not passed.
+            let ignored = ipconform::runner::missing_requirement(
+                file,
+                case,
+                target.name(),
+                target.fixtures(),
+                target.powers(),
+            )
+            .is_some();
             trials.push(
                 Trial::test(name, move || {
                     let runner = runner.get_or_init(|| Runner::new(project.specs));
@@ -75,7 +84,8 @@ fn trials(project: &'static Project) -> Vec<Trial> {
                         Err(Failed::from(failure_text(&result)))
                     }
                 })
-                .with_kind(file.dialect.as_str()),
+                .with_kind(file.dialect.as_str())
+                .with_ignored_flag(ignored),
             );
         }
     }

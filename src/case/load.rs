@@ -8,7 +8,10 @@ use std::time::Duration;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{BodyPath, Case, CaseFile, Expect, Matcher, Step, Template, Wait};
+use super::{
+    list_placeholder, BodyPath, Case, CaseFile, Expect, Matcher, ParamValue, Power, Requires, Step,
+    Template, Wait,
+};
 use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::{DialectId, Method};
 use crate::fixtures::scalar_to_string;
@@ -43,9 +46,24 @@ struct RawCase {
     signing: Option<String>,
     #[serde(default)]
     method: Option<Method>,
+    #[serde(default)]
+    requires: Option<RawRequires>,
+    /// A parametrized case: one case per row, `{{row.<key>}}` replaced by
+    /// the row's value everywhere in the case.
+    #[serde(default)]
+    rows: Option<Vec<serde_yaml::Mapping>>,
     steps: Vec<RawStep>,
     #[serde(default)]
     cleanup: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequires {
+    #[serde(default)]
+    fixtures: Vec<String>,
+    #[serde(default)]
+    powers: Vec<Power>,
 }
 
 #[derive(Deserialize)]
@@ -102,7 +120,8 @@ struct RawError {
     /// Omitted: the status the catalog documents for `code`.
     #[serde(default)]
     status: Option<u16>,
-    code: String,
+    /// A code, or `{any_of: [A, B]}`.
+    code: serde_yaml::Value,
     #[serde(default)]
     numeric_code: Option<i64>,
     #[serde(default)]
@@ -242,82 +261,92 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
         }
     };
     let case_lines = locate_cases(&lines, &raw.cases);
+    // The cases as plain YAML too: a parametrized case is re-read from its
+    // tree once per row, with the row's values in place.
+    let trees: Vec<serde_yaml::Value> = if raw.cases.iter().any(|c| c.rows.is_some()) {
+        serde_yaml::from_str::<serde_yaml::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("cases").and_then(|c| c.as_sequence()).cloned())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let mut cases = Vec::with_capacity(raw.cases.len());
-    let mut ids_seen: HashMap<&str, usize> = HashMap::new();
-    for (raw_case, &(line, end_line)) in raw.cases.iter().zip(&case_lines) {
-        if let Some(first) = ids_seen.insert(&raw_case.id, line) {
-            diags.push(place(
-                "id",
-                line,
-                end_line,
-                format!(
-                    "case id `{}` is used twice in this file (first at line {first})",
-                    raw_case.id
-                ),
-            ));
-        }
+    let mut ids_seen: HashMap<String, usize> = HashMap::new();
+    for (index, (raw_case, &(line, end_line))) in raw.cases.iter().zip(&case_lines).enumerate() {
         if raw_case.id.is_empty()
             || raw_case.id.contains(char::is_whitespace)
             || raw_case.id.contains("::")
+            || raw_case.id.contains('[')
         {
             diags.push(place(
                 "id",
                 line,
                 end_line,
                 format!(
-                    "case id `{}` must be non-empty kebab-case (no spaces, no `::`)",
+                    "case id `{}` must be non-empty kebab-case (no spaces, no `::`, no `[`)",
                     raw_case.id
                 ),
             ));
         }
-        let cleanup_line = find_key_in(&lines, "cleanup", line, end_line).map(|(l, _)| l);
-        let steps_end = cleanup_line.map(|l| l - 1).unwrap_or(end_line);
-        let step_lines = locate_keys(&lines, "call", line, steps_end);
-        let cleanup_lines = cleanup_line
-            .map(|l| locate_keys(&lines, "call", l, end_line))
-            .unwrap_or_default();
-        let defaults = StepDefaults {
-            signing: raw_case.signing.as_ref().or(raw.signing.as_ref()),
-            method: raw_case.method.or(raw.method),
+        let context = CaseContext {
+            raw: &raw,
             dialect,
-        };
-        let steps = convert_steps(
-            &raw_case.steps,
-            &step_lines,
-            steps_end,
-            &defaults,
-            &place,
-            &mut diags,
-        );
-        let cleanup = convert_steps(
-            &raw_case.cleanup,
-            &cleanup_lines,
-            end_line,
-            &defaults,
-            &place,
-            &mut diags,
-        );
-        if raw_case.steps.is_empty() {
-            diags.push(place(
-                "steps",
-                line,
-                end_line,
-                "a case needs at least one step".into(),
-            ));
-        }
-        let mut tags = raw.tags.clone();
-        tags.extend(raw_case.tags.iter().cloned());
-        cases.push(Case {
-            id: raw_case.id.clone(),
-            title: raw_case.title.clone(),
-            source: raw_case.source.clone().or_else(|| raw.source.clone()),
-            tags,
-            deviations: raw_case.deviations.clone(),
-            steps,
-            cleanup,
+            lines: &lines,
             line,
             end_line,
-        });
+        };
+        let mut expanded = Vec::new();
+        match &raw_case.rows {
+            None => expanded.push(convert_case(
+                raw_case,
+                raw_case.id.clone(),
+                &context,
+                &place,
+                &mut diags,
+            )),
+            Some(rows) => {
+                if rows.is_empty() {
+                    diags.push(place(
+                        "rows",
+                        line,
+                        end_line,
+                        "`rows` needs at least one row (a map of `name: value`)".into(),
+                    ));
+                }
+                for (i, row) in rows.iter().enumerate() {
+                    let tree = trees.get(index).cloned().unwrap_or(serde_yaml::Value::Null);
+                    match instantiate_row(&tree, row, i) {
+                        Ok((row_id, raw_row_case)) => expanded.push(convert_case(
+                            &raw_row_case,
+                            format!("{}[{row_id}]", raw_case.id),
+                            &context,
+                            &place,
+                            &mut diags,
+                        )),
+                        Err(message) => diags.push(
+                            place("rows", line, end_line, message).with_hint(
+                                "each row is a map of scalars; `{{row.<key>}}` in the case names one of its keys",
+                            ),
+                        ),
+                    }
+                }
+            }
+        }
+        for case in expanded {
+            if let Some(first) = ids_seen.insert(case.id.clone(), line) {
+                diags.push(place(
+                    "id",
+                    line,
+                    end_line,
+                    format!(
+                        "case id `{}` is used twice in this file (first at line {first})",
+                        case.id
+                    ),
+                ));
+            }
+            cases.push(case);
+        }
     }
     match (dialect, diags.is_empty()) {
         (Some(dialect), true) => Ok(CaseFile {
@@ -339,6 +368,194 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
 }
 
 type Place<'a> = dyn Fn(&str, usize, usize, String) -> Diagnostic + 'a;
+
+/// What every case of a file shares while it is converted.
+struct CaseContext<'a> {
+    raw: &'a RawFile,
+    dialect: Option<DialectId>,
+    lines: &'a [&'a str],
+    line: usize,
+    end_line: usize,
+}
+
+fn convert_case(
+    raw_case: &RawCase,
+    id: String,
+    cx: &CaseContext<'_>,
+    place: &Place<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Case {
+    let (line, end_line) = (cx.line, cx.end_line);
+    let cleanup_line = find_key_in(cx.lines, "cleanup", line, end_line).map(|(l, _)| l);
+    let steps_end = cleanup_line.map(|l| l - 1).unwrap_or(end_line);
+    let step_lines = locate_keys(cx.lines, "call", line, steps_end);
+    let cleanup_lines = cleanup_line
+        .map(|l| locate_keys(cx.lines, "call", l, end_line))
+        .unwrap_or_default();
+    let defaults = StepDefaults {
+        signing: raw_case.signing.as_ref().or(cx.raw.signing.as_ref()),
+        method: raw_case.method.or(cx.raw.method),
+        dialect: cx.dialect,
+    };
+    let steps = convert_steps(
+        &raw_case.steps,
+        &step_lines,
+        steps_end,
+        &defaults,
+        place,
+        diags,
+    );
+    let cleanup = convert_steps(
+        &raw_case.cleanup,
+        &cleanup_lines,
+        end_line,
+        &defaults,
+        place,
+        diags,
+    );
+    if raw_case.steps.is_empty() {
+        diags.push(place(
+            "steps",
+            line,
+            end_line,
+            "a case needs at least one step".into(),
+        ));
+    }
+    let mut tags = cx.raw.tags.clone();
+    tags.extend(raw_case.tags.iter().cloned());
+    let requires = raw_case
+        .requires
+        .as_ref()
+        .map(|r| Requires {
+            fixtures: r.fixtures.clone(),
+            powers: r.powers.clone(),
+        })
+        .unwrap_or_default();
+    Case {
+        id,
+        title: raw_case.title.clone(),
+        source: raw_case.source.clone().or_else(|| cx.raw.source.clone()),
+        tags,
+        deviations: raw_case.deviations.clone(),
+        requires,
+        steps,
+        cleanup,
+        line,
+        end_line,
+    }
+}
+
+/// One row of a parametrized case: the case's tree with every
+/// `{{row.<key>}}` replaced (a string that is only that placeholder takes
+/// the row's value with its type), read again as a case. The row's `id`
+/// key names it; otherwise its 1-based position does.
+fn instantiate_row(
+    tree: &serde_yaml::Value,
+    row: &serde_yaml::Mapping,
+    index: usize,
+) -> Result<(String, RawCase), String> {
+    let mut values: Vec<(String, serde_yaml::Value)> = Vec::with_capacity(row.len());
+    for (k, v) in row {
+        let key = k
+            .as_str()
+            .ok_or_else(|| format!("row {}: keys must be text", index + 1))?;
+        if crate::fixtures::scalar_to_string(v).is_none() && !v.is_null() {
+            return Err(format!(
+                "row {}: `{key}` must be a scalar (text, number or boolean)",
+                index + 1
+            ));
+        }
+        values.push((key.to_string(), v.clone()));
+    }
+    let row_id = values
+        .iter()
+        .find(|(k, _)| k == "id")
+        .and_then(|(_, v)| crate::fixtures::scalar_to_string(v))
+        .unwrap_or_else(|| (index + 1).to_string());
+    if row_id.is_empty() || row_id.contains(char::is_whitespace) || row_id.contains(['[', ']']) {
+        return Err(format!(
+            "row {}: its id `{row_id}` must be non-empty, without spaces or brackets",
+            index + 1
+        ));
+    }
+    let mut tree = tree.clone();
+    if let serde_yaml::Value::Mapping(map) = &mut tree {
+        map.remove("rows");
+    }
+    substitute_row(&mut tree, &values).map_err(|key| {
+        format!(
+            "row {}: `{{{{row.{key}}}}}` is used in the case but the row has no `{key}`",
+            index + 1
+        )
+    })?;
+    let case: RawCase =
+        serde_yaml::from_value(tree).map_err(|e| format!("row {}: {e}", index + 1))?;
+    Ok((row_id, case))
+}
+
+/// Replaces `{{row.<key>}}` in every string of `node`; the error is the
+/// first key the row lacks.
+fn substitute_row(
+    node: &mut serde_yaml::Value,
+    row: &[(String, serde_yaml::Value)],
+) -> Result<(), String> {
+    match node {
+        serde_yaml::Value::String(s) => {
+            if !s.contains("row.") {
+                return Ok(());
+            }
+            let template = match Template::parse(s) {
+                Ok(t) => t,
+                // Reported with its position when the case is converted.
+                Err(_) => return Ok(()),
+            };
+            let value_of = |key: &str| row.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+            if let Some(key) = template
+                .sole_variable()
+                .and_then(|v| v.strip_prefix("row."))
+            {
+                *node = value_of(key).cloned().ok_or_else(|| key.to_string())?;
+                return Ok(());
+            }
+            for var in template.variables() {
+                if let Some(key) = var.strip_prefix("row.") {
+                    if value_of(key).is_none() {
+                        return Err(key.to_string());
+                    }
+                }
+            }
+            let texts: Vec<(String, String)> = row
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        format!("row.{k}"),
+                        crate::fixtures::scalar_to_string(v).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            // Only `row.` variables are replaced; the others stay templates.
+            let rendered = template.substitute(|var| {
+                texts
+                    .iter()
+                    .find(|(k, _)| k == var)
+                    .map(|(_, v)| v.as_str())
+            });
+            *s = rendered;
+            Ok(())
+        }
+        serde_yaml::Value::Sequence(items) => {
+            items.iter_mut().try_for_each(|i| substitute_row(i, row))
+        }
+        serde_yaml::Value::Mapping(map) => {
+            for (_, v) in map.iter_mut() {
+                substitute_row(v, row)?;
+            }
+            Ok(())
+        }
+        serde_yaml::Value::Tagged(t) => substitute_row(&mut t.value, row),
+        _ => Ok(()),
+    }
+}
 
 /// `path: matcher` pairs of an expectation or a wait condition, each parsed
 /// once; `(line, end_line)` bound the step, to place problems.
@@ -531,31 +748,31 @@ fn convert_steps(
                 ));
                 continue;
             };
-            let value =
-                match value {
-                    serde_yaml::Value::Null => None,
-                    other => {
-                        match scalar_to_string(other) {
-                            Some(text) => match Template::parse(&text) {
-                                Ok(t) => Some(t),
-                                Err(e) => {
-                                    diags.push(place(&name, line, end_line, e));
-                                    continue;
-                                }
-                            },
-                            None => {
-                                diags.push(place(
-                            &name,
-                            line,
-                            end_line,
-                            format!("parameter `{name}` must be a string, number, boolean or ~"),
-                        ).with_hint(format!("for a list, write `{name}.1: a`, `{name}.2: b`")));
-                                continue;
-                            }
-                        }
+            let parsed = match value {
+                serde_yaml::Value::Null => Ok(ParamValue::Empty),
+                serde_yaml::Value::Sequence(items) if list_placeholder(&name).is_some() => items
+                    .iter()
+                    .map(|item| {
+                        scalar_to_string(item)
+                            .ok_or_else(|| format!("the items of `{name}` must be scalars"))
+                            .and_then(|t| Template::parse(&t))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(ParamValue::List),
+                other => match scalar_to_string(other) {
+                    Some(text) if list_placeholder(&name).is_some() => {
+                        Template::parse(&text).map(|t| ParamValue::List(vec![t]))
                     }
-                };
-            params.push((name, value));
+                    Some(text) => Template::parse(&text).map(ParamValue::Text),
+                    None => Err(format!(
+                        "parameter `{name}` must be a string, number, boolean or ~; a list goes under its placeholder name (`{name}.N: [a, b]`)"
+                    )),
+                },
+            };
+            match parsed {
+                Ok(value) => params.push((name, value)),
+                Err(e) => diags.push(place(&name, line, end_line, e)),
+            }
         }
         let expect = match &step.expect {
             None => Expect::Success {
@@ -600,9 +817,16 @@ fn convert_steps(
                         None
                     }
                 };
+                let codes = match error_codes(&err.code) {
+                    Ok(codes) => codes,
+                    Err(e) => {
+                        diags.push(place("code", line, end_line, e));
+                        Vec::new()
+                    }
+                };
                 Expect::Error {
                     status: err.status,
-                    code: err.code.clone(),
+                    codes,
                     numeric_code: err.numeric_code,
                     message,
                 }
@@ -669,6 +893,23 @@ fn convert_steps(
     steps
 }
 
+/// `code: A` or `code: {any_of: [A, B]}`.
+fn error_codes(value: &serde_yaml::Value) -> Result<Vec<String>, String> {
+    const HOW: &str = "`code` is a code, or `{any_of: [CodeA, CodeB]}` when several are acceptable";
+    if let Some(code) = scalar_to_string(value) {
+        return Ok(vec![code]);
+    }
+    let map = value.as_mapping().ok_or(HOW)?;
+    let items = match (map.len(), map.get("any_of")) {
+        (1, Some(serde_yaml::Value::Sequence(items))) if !items.is_empty() => items,
+        _ => return Err(HOW.into()),
+    };
+    items
+        .iter()
+        .map(|i| scalar_to_string(i).ok_or_else(|| HOW.to_string()))
+        .collect()
+}
+
 /// The (line, last line) of each case, found from its `id:`. serde gives
 /// no spans for values that parsed; the ids are unique enough to find.
 fn locate_cases(lines: &[&str], cases: &[RawCase]) -> Vec<(usize, usize)> {
@@ -716,6 +957,7 @@ fn locate_keys(lines: &[&str], key: &str, from: usize, to: usize) -> Vec<(usize,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Power;
 
     fn parse(text: &str) -> Result<CaseFile, Diagnostics> {
         parse_file(Path::new("cases/alibaba-ecs/t.yaml"), text.to_string())
@@ -751,7 +993,7 @@ cases:
         assert_eq!(case.steps[1].line, 14);
         assert_eq!(case.cleanup[0].line, 18);
         assert_eq!(case.steps[0].params.len(), 3);
-        assert!(case.steps[0].params[2].1.is_none());
+        assert!(matches!(case.steps[0].params[2].1, ParamValue::Empty));
         assert!(matches!(
             case.steps[1].expect,
             Expect::Error {
@@ -858,6 +1100,74 @@ cases:
         let err = parse(&bad).unwrap_err().to_string();
         assert!(err.contains("unknown variant `PUT`"), "{err}");
         assert!(err.contains("t.yaml:6:"), "{err}");
+    }
+
+    #[test]
+    fn rows_lists_codes_and_requires_parse_and_misuse_is_placed() {
+        let text = "\
+dialect: alibaba-ecs
+source: s
+cases:
+  - id: rows
+    title: 'n={{row.n}}'
+    requires: {fixtures: [eni.failing], powers: [clock]}
+    rows:
+      - {n: 1}
+      - {id: big, n: 11, code: InvalidParameter.Count}
+    steps:
+      - call: AssignPrivateIpAddresses
+        with:
+          Count: '{{row.n}}'
+          PrivateIpAddress.N: ['{{a}}', b]
+        expect:
+          error: {code: {any_of: [X, '{{row.n}}']}}
+";
+        let f = parse(text).unwrap();
+        assert_eq!(f.cases.len(), 2);
+        assert_eq!(
+            (f.cases[0].id.as_str(), f.cases[1].id.as_str()),
+            ("rows[1]", "rows[big]")
+        );
+        assert_eq!(f.cases[1].title, "n=11");
+        assert_eq!(f.cases[0].requires.fixtures, ["eni.failing"]);
+        assert_eq!(f.cases[0].requires.powers, [Power::Clock]);
+        let step = &f.cases[1].steps[0];
+        assert_eq!(step.line, 11, "rows keep the case's positions");
+        assert!(matches!(&step.params[1].1, ParamValue::List(items) if items.len() == 2));
+        assert_eq!(step.expect.error_codes(), ["X", "11"]);
+        // A row's number stays a number where it is the whole value.
+        assert!(matches!(&step.params[0].1, ParamValue::Text(t) if t.source() == "11"));
+
+        let missing = text.replace(
+            "{id: big, n: 11, code: InvalidParameter.Count}",
+            "{id: big}",
+        );
+        let err = parse(&missing).unwrap_err().0;
+        assert!(
+            err[0].message.contains("row 2: `{{row.n}}`"),
+            "{}",
+            err[0].message
+        );
+        assert_eq!(err[0].line, 7, "placed at `rows:`");
+
+        let bad_list = text.replace("PrivateIpAddress.N:", "PrivateIpAddress.1:");
+        let err = parse(&bad_list).unwrap_err().0;
+        assert!(
+            err[0].message.contains("under its placeholder name"),
+            "{}",
+            err[0].message
+        );
+
+        let bad_code = text.replace("{any_of: [X, '{{row.n}}']}", "{one_of: [X]}");
+        let err = parse(&bad_code).unwrap_err().0;
+        assert!(err[0].message.contains("any_of"), "{}", err[0].message);
+
+        let bad_power = text.replace("powers: [clock]", "powers: [time-travel]");
+        let err = parse(&bad_power).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown variant `time-travel`") && err.contains("t.yaml:6:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use regex::Regex;
 use crate::dialect::{DialectId, Method};
 
 pub use load::{load_dir, load_file, parse_file};
-pub use matcher::{Expected, Matcher};
+pub use matcher::{Expected, Matcher, Var, Vars};
 pub use path::BodyPath;
 pub use template::Template;
 
@@ -52,6 +52,9 @@ pub struct Case {
     pub tags: Vec<String>,
     /// Target name -> why that target is known to deviate.
     pub deviations: BTreeMap<String, String>,
+    /// What a target must offer for this case to run; where it does not,
+    /// the case is skipped with the reason, not failed.
+    pub requires: Requires,
     pub steps: Vec<Step>,
     pub cleanup: Vec<Step>,
     /// 1-based line of the case's `id:`.
@@ -71,8 +74,8 @@ pub struct Step {
     pub method: Option<Method>,
     /// Header overrides; `None` signs the header and leaves it out.
     pub headers: Vec<(String, Option<Template>)>,
-    /// Parameters in the order written; `None` is sent empty (`Name=`).
-    pub params: Vec<(String, Option<Template>)>,
+    /// Parameters in the order written.
+    pub params: Vec<(String, ParamValue)>,
     pub expect: Expect,
     /// Repeat this (read-only) call until its body meets a condition.
     pub wait: Option<Wait>,
@@ -117,10 +120,145 @@ pub enum Expect {
     /// numeric code when the vendor sends one beside it.
     Error {
         status: Option<u16>,
-        code: String,
+        /// The acceptable codes: one, or several written as
+        /// `code: {any_of: [A, B]}` where the documents leave the choice
+        /// open.
+        codes: Vec<String>,
         numeric_code: Option<i64>,
         message: Option<Regex>,
     },
+}
+
+impl Expect {
+    /// The error codes this expectation accepts (none for a success).
+    pub fn error_codes(&self) -> &[String] {
+        match self {
+            Expect::Error { codes, .. } => codes,
+            Expect::Success { .. } => &[],
+        }
+    }
+}
+
+impl Step {
+    /// The parameters as they go on the wire, in the order written: each
+    /// template rendered, each list parameter expanded into its numbered
+    /// elements from `first_index(pattern)` (the spec's first index; the
+    /// placeholder's default when the spec has no such list). The error is
+    /// the name of the first variable that did not render.
+    pub fn wire_params(
+        &self,
+        vars: matcher::Lookup<'_>,
+        first_index: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::with_capacity(self.params.len());
+        for (name, value) in &self.params {
+            match value {
+                ParamValue::Empty => out.push((name.clone(), String::new())),
+                ParamValue::Text(t) => out.push((name.clone(), t.render_owned(|v| vars.text(v))?)),
+                ParamValue::List(items) => {
+                    let start = first_index(name).unwrap_or(match list_placeholder(name) {
+                        Some('n') => 0,
+                        _ => 1,
+                    });
+                    let mut index = start;
+                    for item in items {
+                        let values = match item.sole_variable().map(|v| (v, vars.var(v))) {
+                            Some((_, Some(Var::List(values)))) => values.to_vec(),
+                            _ => vec![item.render_owned(|v| vars.text(v))?],
+                        };
+                        for value in values {
+                            out.push((list_element_name(name, index), value));
+                            index += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A parameter's value as written.
+#[derive(Debug, Clone)]
+pub enum ParamValue {
+    /// `~`: sent empty (`Name=`).
+    Empty,
+    Text(Template),
+    /// The value of a repeat-list parameter written with its placeholder
+    /// (`PrivateIpAddress.N: ['{{a}}', '{{b}}']` or `: '{{ips}}'`, a list
+    /// capture): one wire parameter per item, numbered the dialect's way.
+    List(Vec<Template>),
+}
+
+impl ParamValue {
+    pub fn templates(&self) -> &[Template] {
+        match self {
+            ParamValue::Empty => &[],
+            ParamValue::Text(t) => std::slice::from_ref(t),
+            ParamValue::List(items) => items,
+        }
+    }
+
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.templates().iter().flat_map(|t| t.variables())
+    }
+}
+
+/// The index placeholder of a repeat-list parameter name: a whole
+/// dot-separated segment `N` (counting from 1 unless the spec says
+/// otherwise) or `n` (from 0), not the first segment.
+pub fn list_placeholder(name: &str) -> Option<char> {
+    name.split('.').skip(1).find_map(|s| match s {
+        "N" => Some('N'),
+        "n" => Some('n'),
+        _ => None,
+    })
+}
+
+/// `PrivateIpAddress.N` with index 3: `PrivateIpAddress.3`.
+pub fn list_element_name(pattern: &str, index: u32) -> String {
+    let mut first = true;
+    pattern
+        .split('.')
+        .map(|s| {
+            let is_placeholder = !first && (s == "N" || s == "n");
+            first = false;
+            if is_placeholder {
+                index.to_string()
+            } else {
+                s.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// What a case needs of its target: fixtures by name and powers only some
+/// targets have.
+#[derive(Debug, Clone, Default)]
+pub struct Requires {
+    pub fixtures: Vec<String>,
+    pub powers: Vec<Power>,
+}
+
+/// A capability of a target beyond serving the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Power {
+    /// A clock the harness moves (the embedded emulator): waits take no
+    /// real time, and cases may depend on exact timing.
+    Clock,
+    /// A world set up by the case file's own world (the emulator only).
+    World,
+}
+
+impl Power {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Power::Clock => "clock",
+            Power::World => "world",
+        }
+    }
 }
 
 impl Case {

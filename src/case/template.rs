@@ -96,6 +96,31 @@ impl Template {
         Ok(out)
     }
 
+    /// The variable's name when the template is exactly one `{{variable}}`
+    /// and nothing else (a list variable can only be used so).
+    pub fn sole_variable(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Variable(v)] => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The text with the variables `lookup` knows replaced and the others
+    /// left as written (`{{name}}`): a partial rendering, for values known
+    /// at load time (a parametrized case's row).
+    pub fn substitute<'v>(&self, lookup: impl Fn(&str) -> Option<&'v str>) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(l) => l.clone(),
+                Part::Variable(v) => match lookup(v) {
+                    Some(value) => value.to_string(),
+                    None => format!("{{{{{v}}}}}"),
+                },
+            })
+            .collect()
+    }
+
     /// The template as written, for messages and diffs.
     pub fn source(&self) -> String {
         self.parts

@@ -94,7 +94,7 @@ pub fn judge(
         }
         Expect::Error {
             status,
-            code,
+            codes,
             numeric_code,
             message,
         } => {
@@ -105,9 +105,13 @@ pub fn judge(
                 );
             }
             let actual_code = got.error.as_ref().map(|e| e.code.as_str());
+            let expected = match codes.as_slice() {
+                [one] => format!("code: {one}"),
+                several => format!("code: any of {}", several.join(" | ")),
+            };
             v.line(
-                format!("code: {code}"),
-                (actual_code != Some(code.as_str()))
+                expected,
+                (!codes.iter().any(|c| Some(c.as_str()) == actual_code))
                     .then(|| format!("code: {}", actual_code.unwrap_or("(no error)"))),
             );
             if let Some(number) = numeric_code {
@@ -150,7 +154,7 @@ mod tests {
     fn wrong_code_shows_in_the_diff() {
         let expect = Expect::Error {
             status: Some(404),
-            code: "InvalidEniId.NotFound".into(),
+            codes: vec!["InvalidEniId.NotFound".into()],
             numeric_code: None,
             message: None,
         };
@@ -176,7 +180,10 @@ mod tests {
     fn body_matchers_line_up() {
         let expect = Expect::Success {
             status: Some(200),
-            body: vec![(BodyPath::parse("A[*]").unwrap(), Matcher::Length(1))],
+            body: vec![(
+                BodyPath::parse("A[*]").unwrap(),
+                Matcher::Length(crate::case::matcher::Count::Fixed(1)),
+            )],
         };
         let got = Decoded {
             status: 200,
@@ -199,7 +206,7 @@ mod tests {
     fn an_omitted_status_is_the_documented_one_and_numeric_codes_are_checked() {
         let expect = Expect::Error {
             status: None,
-            code: "InvalidVpc.NotFound".into(),
+            codes: vec!["InvalidVpc.NotFound".into()],
             numeric_code: Some(5000),
             message: None,
         };

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::case::{Case, CaseFile, Step};
+use crate::case::{Case, CaseFile, Power, Step, Var, Vars};
 use crate::dialect::{Call, ClientDialect, Decoded};
 use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
@@ -33,9 +33,11 @@ pub struct Endpoint<'a> {
     pub base_url: &'a str,
     pub fixtures: &'a DialectFixtures,
     pub signing: Option<&'a str>,
-    /// The target is an emulator whose clock the runner may move (at
-    /// `/_emulator/clock`) instead of sleeping in a polling step.
-    pub virtual_clock: bool,
+    /// What the target offers beyond its API: with [`Power::Clock`] the
+    /// runner moves its clock (at `/_emulator/clock`) instead of sleeping in
+    /// a polling step. A case that requires a power the target lacks is
+    /// skipped.
+    pub powers: &'a [Power],
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -220,6 +222,18 @@ impl<'s> Runner<'s> {
         endpoint: &Endpoint<'_>,
     ) -> CaseResult {
         let started = Instant::now();
+        if let Some(reason) = missing_requirement(
+            file,
+            case,
+            endpoint.target,
+            endpoint.fixtures,
+            endpoint.powers,
+        ) {
+            let mut result =
+                CaseResult::new(endpoint.target, file, case, Outcome::Skipped, Vec::new());
+            result.skipped = Some(reason);
+            return result;
+        }
         let client = file.dialect.client();
         let mut scope = Scope {
             fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
@@ -286,7 +300,12 @@ impl<'s> Runner<'s> {
             &step.call,
             format!("{}:{}", file.display, step.line),
         );
-        let params = match scope.render_params(step) {
+        let first_index = |pattern: &str| {
+            self.specs
+                .get(file.dialect, &step.call)
+                .and_then(|spec| spec.list_first_index(pattern))
+        };
+        let params = match step.wire_params(&*scope, &first_index) {
             Ok(p) => p,
             Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
                 record.skipped = Some(format!(
@@ -295,10 +314,13 @@ impl<'s> Runner<'s> {
                 return record;
             }
             Err(missing) => {
-                record.problems.push(format!(
-                    "unknown variable `{{{{{missing}}}}}`: not a fixture of target `{}`, a capture of an earlier step, nor a built-in",
-                    endpoint.target
-                ));
+                record.problems.push(match scope.var(&missing) {
+                    Some(Var::List(_)) => crate::case::matcher::unknown_variable(&*scope, &missing),
+                    _ => format!(
+                        "unknown variable `{{{{{missing}}}}}`: not a fixture of target `{}`, a capture of an earlier step, nor a built-in",
+                        endpoint.target
+                    ),
+                });
                 return record;
             }
         };
@@ -367,11 +389,11 @@ impl<'s> Runner<'s> {
             let Some(wait) = &step.wait else {
                 break decoded;
             };
-            let lookup = |name: &str| scope.lookup(name);
+            let lookup: &dyn Vars = &*scope;
             let holds = |conditions: &[(crate::case::BodyPath, crate::case::Matcher)]| {
                 decoded.error.is_none()
                     && conditions.iter().all(|(path, m)| {
-                        m.check(path.select(&decoded.body).as_ref(), decoded.xml, &lookup)
+                        m.check(path.select(&decoded.body).as_ref(), decoded.xml, lookup)
                             .is_ok()
                     })
             };
@@ -423,15 +445,25 @@ impl<'s> Runner<'s> {
         record.status = Some(decoded.status);
         record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
         let verdict = {
-            let lookup = |name: &str| scope.lookup(name);
+            let lookup: &dyn Vars = &*scope;
+            // The documented status of the code that came, when it is one
+            // the step accepts; else of the first it names.
             let documented = match &step.expect {
-                crate::case::Expect::Error { code, .. } => self
-                    .specs
-                    .get(file.dialect, &step.call)
-                    .and_then(|spec| spec.errors.status_of(code)),
+                crate::case::Expect::Error { codes, .. } => {
+                    let actual = decoded.error.as_ref().map(|e| e.code.as_str());
+                    let code = codes
+                        .iter()
+                        .find(|c| Some(c.as_str()) == actual)
+                        .or(codes.first());
+                    code.and_then(|code| {
+                        self.specs
+                            .get(file.dialect, &step.call)
+                            .and_then(|spec| spec.errors.status_of(code))
+                    })
+                }
                 crate::case::Expect::Success { .. } => None,
             };
-            check::judge(&step.expect, &decoded, &lookup, documented)
+            check::judge(&step.expect, &decoded, lookup, documented)
         };
         record.diff = verdict.diff().map(|diff| {
             format!(
@@ -456,7 +488,7 @@ impl<'s> Runner<'s> {
         by: Duration,
         scope: &mut Scope<'_>,
     ) -> Result<(), String> {
-        if !endpoint.virtual_clock {
+        if !endpoint.powers.contains(&Power::Clock) {
             tokio::time::sleep(by).await;
             return Ok(());
         }
@@ -552,22 +584,85 @@ impl<'s> Runner<'s> {
     ) {
         for (name, path) in &step.capture {
             match path.select(&decoded.body) {
-                Some(Value::String(s)) => {
-                    scope.captures.insert(name.clone(), s);
+                Some(Value::Array(items)) => {
+                    // A list capture: its items must be scalars.
+                    let texts: Option<Vec<String>> = items.iter().map(scalar_text).collect();
+                    match texts {
+                        Some(texts) => {
+                            scope.captures.insert(name.clone(), Captured::List(texts));
+                        }
+                        None => record.problems.push(format!(
+                            "capture `{name}`: `{path}` holds a list of non-scalars {}",
+                            crate::case::matcher::compact(&Value::Array(items))
+                        )),
+                    }
                 }
-                Some(v @ (Value::Number(_) | Value::Bool(_))) => {
-                    scope.captures.insert(name.clone(), v.to_string());
-                }
-                Some(other) => record.problems.push(format!(
-                    "capture `{name}`: `{path}` holds {}, not a scalar",
-                    crate::case::matcher::compact(&other)
-                )),
+                Some(v) => match scalar_text(&v) {
+                    Some(text) => {
+                        scope.captures.insert(name.clone(), Captured::Text(text));
+                    }
+                    None => record.problems.push(format!(
+                        "capture `{name}`: `{path}` holds {}, not a scalar or a list of scalars",
+                        crate::case::matcher::compact(&v)
+                    )),
+                },
                 None => record.problems.push(format!(
                     "capture `{name}`: `{path}` is absent from the body"
                 )),
             }
         }
     }
+}
+
+/// A capture's text; `None` for objects, lists and null.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Why `case` cannot run on a target, if it cannot: a fixture or a power it
+/// requires and the target lacks. Known before the case runs, so a test
+/// harness can list the case as ignored.
+pub fn missing_requirement(
+    file: &CaseFile,
+    case: &Case,
+    target: &str,
+    fixtures: &DialectFixtures,
+    powers: &[Power],
+) -> Option<String> {
+    let fixtures = crate::fixtures::of(fixtures, file.dialect);
+    let lacking: Vec<&str> = case
+        .requires
+        .fixtures
+        .iter()
+        .filter(|f| !fixtures.values.contains_key(f.as_str()))
+        .map(String::as_str)
+        .collect();
+    if !lacking.is_empty() {
+        return Some(format!(
+            "target `{target}` has no {} fixture{} {}",
+            file.dialect,
+            if lacking.len() == 1 { "" } else { "s" },
+            lacking.join(", ")
+        ));
+    }
+    let powers: Vec<&str> = case
+        .requires
+        .powers
+        .iter()
+        .filter(|p| !powers.contains(p))
+        .map(|p| p.as_str())
+        .collect();
+    (!powers.is_empty()).then(|| {
+        format!(
+            "target `{target}` lacks the power{} the case requires: {} (the embedded emulator has them)",
+            if powers.len() == 1 { "" } else { "s" },
+            powers.join(", ")
+        )
+    })
 }
 
 /// The names a step's templates can see, innermost first: captures,
@@ -577,7 +672,7 @@ struct Scope<'a> {
     /// How far polling steps have moved the target's virtual clock; the
     /// client signs with its own clock moved as far.
     clock_offset: chrono::TimeDelta,
-    captures: HashMap<String, String>,
+    captures: HashMap<String, Captured>,
     nonce: String,
     /// A random positive integer of 18 digits, unique per case run (for
     /// vendors whose nonces are numbers).
@@ -585,44 +680,42 @@ struct Scope<'a> {
     case_id: &'a str,
 }
 
-impl Scope<'_> {
-    fn lookup(&self, name: &str) -> Option<&str> {
+/// A captured value: one scalar, or a list of them (`[*]` paths).
+enum Captured {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Vars for Scope<'_> {
+    fn var(&self, name: &str) -> Option<Var<'_>> {
         if let Some(v) = self.captures.get(name) {
-            return Some(v);
+            return Some(match v {
+                Captured::Text(t) => Var::Text(t),
+                Captured::List(items) => Var::List(items),
+            });
         }
         if let Some(v) = self.fixtures.values.get(name) {
-            return Some(v);
+            return Some(Var::Text(v));
         }
         match name {
-            "case.nonce" => Some(&self.nonce),
-            "case.number" => Some(&self.number),
-            "case.id" => Some(self.case_id),
+            "case.nonce" => Some(Var::Text(&self.nonce)),
+            "case.number" => Some(Var::Text(&self.number)),
+            "case.id" => Some(Var::Text(self.case_id)),
             _ => None,
         }
     }
+}
 
+impl Scope<'_> {
     fn render_headers(&self, step: &Step) -> Result<Vec<(String, Option<String>)>, String> {
         step.headers
             .iter()
             .map(|(name, value)| {
                 let value = match value {
                     None => None,
-                    Some(t) => Some(t.render(|v| self.lookup(v))?.into_owned()),
+                    Some(t) => Some(t.render_owned(|v| self.text(v))?),
                 };
                 Ok((name.clone(), value))
-            })
-            .collect()
-    }
-
-    fn render_params(&self, step: &Step) -> Result<Vec<(String, String)>, String> {
-        step.params
-            .iter()
-            .map(|(name, value)| {
-                let text = match value {
-                    None => String::new(),
-                    Some(t) => t.render(|v| self.lookup(v))?.into_owned(),
-                };
-                Ok((name.clone(), text))
             })
             .collect()
     }
@@ -636,6 +729,9 @@ impl Scope<'_> {
             .any(|s| s.capture.iter().any(|(n, _)| n == name))
     }
 }
+
+#[cfg(test)]
+mod tests;
 
 /// 18 random digits, the first not zero.
 fn numeric_nonce() -> String {

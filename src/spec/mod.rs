@@ -257,6 +257,17 @@ impl OperationSpec {
             .any(|p| p.element_index(wire_name).is_some())
     }
 
+    /// The first index of the repeat list written `pattern` (its spec name,
+    /// `PrivateIpAddress.N`): Alibaba and NAVER count from 1, Tencent from 0.
+    pub fn list_first_index(&self, pattern: &str) -> Option<u32> {
+        self.parameters
+            .iter()
+            .chain(&self.common_parameters)
+            .find(|p| p.name == pattern)
+            .and_then(|p| p.repeat)
+            .map(|r| r.min)
+    }
+
     /// Every parameter name as written in the spec, for hints.
     pub fn parameter_names(&self) -> impl Iterator<Item = &str> {
         self.parameters
