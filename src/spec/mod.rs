@@ -96,6 +96,9 @@ pub struct OperationSpec {
     pub rules: Vec<Rule>,
     /// The operation's errors followed by the dialect's common errors.
     pub errors: Catalog,
+    /// How many of `errors`, from the start, the operation's own file
+    /// lists; the rest come from `_common.yaml` and its family.
+    own_errors: usize,
     response_schema: Option<jsonschema::Validator>,
     /// The schema as written and how XML lists map to it.
     response_xml: Option<(serde_json::Value, xml::XmlLists)>,
@@ -269,6 +272,20 @@ impl OperationSpec {
         self.errors.get(code)
     }
 
+    /// The rows the operation's own file lists (its document's table),
+    /// a common code it repeats included.
+    pub fn own_errors(&self) -> &[ErrorEntry] {
+        let all = self.errors.entries();
+        &all[..self.own_errors.min(all.len())]
+    }
+
+    /// The rows it takes from `_common.yaml` and the family, which its
+    /// own file does not list.
+    pub fn inherited_errors(&self) -> &[ErrorEntry] {
+        let all = self.errors.entries();
+        &all[self.own_errors.min(all.len())..]
+    }
+
     /// An XML reply's body in the JSON shape of the response schema, when
     /// the spec says how its XML maps (`response.xml`); `None` otherwise.
     pub fn xml_to_schema_shape(&self, body: &serde_json::Value) -> Option<serde_json::Value> {
@@ -354,6 +371,35 @@ mod tests {
         let (p, n) = assign.parameter("PrivateIpAddress.3").expect("repeat list");
         assert_eq!((p.name.as_str(), n), ("PrivateIpAddress.N", Some(3)));
         assert!(assign.parameter("PrivateIpAddressX").is_none());
+    }
+
+    #[test]
+    fn own_and_inherited_rows_are_told_apart() {
+        let specs = project_specs();
+        let describe = specs
+            .get(DialectId::AlibabaEns, "DescribeNetworkInterfaces")
+            .unwrap();
+        // Its reference gives no table: every row is the dialect's.
+        assert!(describe.own_errors().is_empty());
+        let internal = describe
+            .inherited_errors()
+            .iter()
+            .find(|e| e.code == "ens.interface.error")
+            .expect("inherited from _common.yaml");
+        assert!(!internal.producible);
+        let assign = specs
+            .get(DialectId::AlibabaEns, "AssignPrivateIpAddresses")
+            .unwrap();
+        // The seed repeats Missing%s in the operation's own table.
+        assert!(assign.own_errors().iter().any(|e| e.code == "Missing%s"));
+        assert!(!assign
+            .inherited_errors()
+            .iter()
+            .any(|e| e.code == "Missing%s"));
+        assert!(assign
+            .inherited_errors()
+            .iter()
+            .any(|e| e.code == "SignatureDoesNotMatch"));
     }
 
     #[test]
