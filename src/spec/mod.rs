@@ -46,7 +46,9 @@ pub struct DialectSpec {
 }
 
 /// An error table: exact codes, and templates such as `Missing%s` matched
-/// as patterns. An exact code wins over a template.
+/// as patterns. An exact code wins over a template, and of two templates
+/// the one with more fixed text: `InvalidParameter.PageSize` is an
+/// instance of `InvalidParameter.%s`, not of `Invalid%s`.
 pub struct Catalog {
     entries: Vec<ErrorEntry>,
 }
@@ -56,7 +58,8 @@ impl Catalog {
         Catalog { entries }
     }
 
-    /// The entry documenting `code`, exact first, then a template.
+    /// The entry documenting `code`, exact first, then the most specific
+    /// template (the first of equals, in spec order).
     pub fn get(&self, code: &str) -> Option<&ErrorEntry> {
         self.entries
             .iter()
@@ -64,7 +67,10 @@ impl Catalog {
             .or_else(|| {
                 self.entries
                     .iter()
-                    .find(|e| e.is_template() && e.matches(code))
+                    .filter(|e| e.is_template() && e.matches(code))
+                    // `rev` so that, of equally long templates, the first wins.
+                    .rev()
+                    .max_by_key(|e| e.code.len())
             })
     }
 
@@ -371,6 +377,22 @@ mod tests {
         let (p, n) = assign.parameter("PrivateIpAddress.3").expect("repeat list");
         assert_eq!((p.name.as_str(), n), ("PrivateIpAddress.N", Some(3)));
         assert!(assign.parameter("PrivateIpAddressX").is_none());
+    }
+
+    #[test]
+    fn the_most_specific_template_documents_a_code() {
+        let specs = project_specs();
+        let describe = specs
+            .get(DialectId::AlibabaEns, "DescribeNetworkInterfaces")
+            .unwrap();
+        // Invalid%s comes first in the table and matches too.
+        let code = |c: &str| describe.error(c).map(|e| e.code.as_str());
+        assert_eq!(
+            code("InvalidParameter.PageSize"),
+            Some("InvalidParameter.%s")
+        );
+        assert_eq!(code("InvalidPageSize"), Some("Invalid%s"));
+        assert_eq!(code("MissingSignatureNonce"), Some("Missing%s"));
     }
 
     #[test]
