@@ -15,6 +15,7 @@ pub mod fixtures;
 
 pub mod bench;
 pub mod case;
+pub mod coverage;
 pub mod diag;
 pub mod lint;
 pub mod project;

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use ipconform::coverage::Coverage;
+use ipconform::diag::Diagnostics;
+use ipconform::dialect::DialectId;
 use ipconform::fixtures::DialectFixtures;
 use ipconform::project::{load_world, Paths, Project};
 use ipconform::report::{
@@ -14,6 +17,7 @@ use ipconform::report::{
 };
 use ipconform::run::Selection;
 use ipconform::runner::Runner;
+use ipconform::spec::SpecSet;
 use ipconform::target::Target;
 
 /// Exit codes, as documented in `--help` and the README.
@@ -26,8 +30,9 @@ mod exit {
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  every case conforms (run), no finding (lint)
-  1  some case does not conform, or conforms on a target listed as deviating (run); lint findings (lint)
+  0  every case conforms (run), no finding (lint), coverage not below --min (coverage)
+  1  some case does not conform, or conforms on a target listed as deviating (run); lint findings (lint);
+     overall coverage below --min (coverage)
   2  invalid input: a spec, case, world or fixtures file that does not load, or bad arguments
   3  environment: cannot bind, cannot write the reports, the runtime failed";
 
@@ -94,6 +99,35 @@ enum Command {
         #[command(flatten)]
         inputs: Inputs,
     },
+    /// Which documented parameters and error codes of each operation the
+    /// cases exercise, and which none does.
+    ///
+    /// A parameter counts when a step calling the operation sends it (a
+    /// repeat list through any element); an error row when a step expects
+    /// a code it documents (a template through any instance). The figure is
+    /// over each operation's own parameters and error rows, plus the
+    /// dialect's common rows counted once per dialect; rows marked
+    /// `producible: false` are listed apart and not counted. Common
+    /// parameters (signature, version, format) are reported, not counted.
+    #[command(after_help = EXIT_CODES)]
+    Coverage {
+        /// Specs directory (default: the specs built into ipconform).
+        #[arg(long)]
+        specs: Option<PathBuf>,
+        /// Cases directory (one folder per dialect).
+        #[arg(long, default_value = "cases")]
+        cases: PathBuf,
+        /// Only this dialect (its figure is then the overall one).
+        #[arg(long)]
+        dialect: Option<DialectId>,
+        /// Exit 1 when the overall coverage (over the dialects shown) is
+        /// below this percentage.
+        #[arg(long, value_name = "PERCENT", value_parser = percent)]
+        min: Option<f64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Text)]
+        format: CoverageFormat,
+    },
     /// Serve the emulator until interrupted.
     Emulate {
         /// Address to listen on; port 0 picks a free one.
@@ -117,6 +151,21 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CoverageFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+/// A percentage from 0 to 100, for `--min`.
+fn percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{s}` is not a percentage from 0 to 100")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -155,6 +204,13 @@ fn main() -> ExitCode {
             verbose,
         })),
         Command::Lint { inputs } => lint(&inputs),
+        Command::Coverage {
+            specs,
+            cases,
+            dialect,
+            min,
+            format,
+        } => coverage(specs.as_deref(), &cases, dialect, min, format),
         Command::Emulate {
             listen,
             world,
@@ -327,6 +383,60 @@ fn lint(inputs: &Inputs) -> Result<u8, Failure> {
     } else {
         exit::NONCONFORMING
     })
+}
+
+fn coverage(
+    specs_dir: Option<&std::path::Path>,
+    cases_dir: &std::path::Path,
+    dialect: Option<DialectId>,
+    min: Option<f64>,
+    format: CoverageFormat,
+) -> Result<u8, Failure> {
+    // The world is not read: coverage compares specs with cases only.
+    let loaded = specs_dir.map(SpecSet::load_dir).transpose();
+    let cases = ipconform::case::load_dir(cases_dir);
+    let (loaded, cases) = match (loaded, cases) {
+        (Ok(specs), Ok(cases)) => (specs, cases),
+        (specs, cases) => {
+            let mut all = Vec::new();
+            if let Err(d) = specs {
+                all.extend(d.0);
+            }
+            if let Err(d) = cases {
+                all.extend(d.0);
+            }
+            return Err(invalid(Diagnostics(all)));
+        }
+    };
+    let specs = loaded.as_ref().unwrap_or_else(|| SpecSet::embedded());
+    let mut report = Coverage::compute(specs, &cases);
+    if let Some(dialect) = dialect {
+        report = report.only(dialect);
+        if report.dialects.is_empty() {
+            return Err(invalid(anyhow::anyhow!(
+                "the specs hold no operation of {dialect}"
+            )));
+        }
+    }
+    match format {
+        CoverageFormat::Text => print!("{}", report.to_text()),
+        CoverageFormat::Markdown => print!("{}", report.to_markdown()),
+        CoverageFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report)
+                .context("failed to write the coverage as JSON")?
+        ),
+    }
+    match min {
+        Some(min) if report.is_below(min) => {
+            eprintln!(
+                "coverage {:.1}% is below --min {min}%",
+                report.overall_percent()
+            );
+            Ok(exit::NONCONFORMING)
+        }
+        _ => Ok(exit::CONFORMS),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

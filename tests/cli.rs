@@ -439,3 +439,90 @@ cases:
     );
     assert!(all.contains("requires the fixture `eni.nowhere`"), "{all}");
 }
+
+fn coverage(args: &[&str], cases: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .arg("coverage")
+        .arg("--specs")
+        .arg(root().join("specs"))
+        .arg("--cases")
+        .arg(cases)
+        .args(args)
+        .output()
+        .expect("ipconform runs")
+}
+
+/// The lines of the "what no case exercises" section of one operation.
+fn gap_section<'t>(text: &'t str, title: &str) -> &'t str {
+    let start = text
+        .find(&format!("\n{title} ("))
+        .unwrap_or_else(|| panic!("no section `{title}` in:\n{text}"));
+    let rest = &text[start + 1..];
+    rest.find("\n\n").map_or(rest, |end| &rest[..end])
+}
+
+#[test]
+fn coverage_of_the_project_lists_what_no_case_exercises_and_gates_on_min() {
+    let cases = root().join("cases");
+    let out = coverage(&[], &cases);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("spec coverage: "), "{stdout}");
+    // The ECS reference copies a security-group row into the Describe
+    // table; no case can sensibly expect it there.
+    let describe = gap_section(&stdout, "alibaba-ecs DescribeNetworkInterfaces");
+    assert!(
+        describe.contains("InvalidSecurityGroupId.NotVpc (HTTP 403)"),
+        "{describe}"
+    );
+    let ens = gap_section(&stdout, "alibaba-ens AssignPrivateIpAddresses");
+    assert!(
+        ens.contains("not producible, not counted: ens.interface.error (HTTP 400): "),
+        "{ens}"
+    );
+
+    let strict = coverage(&["--min", "100"], &cases);
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("is below --min 100%"), "{stderr}");
+    assert_eq!(coverage(&["--min", "0"], &cases).status.code(), Some(0));
+}
+
+#[test]
+fn coverage_as_json_for_one_dialect_and_refusing_bad_input() {
+    let cases = root().join("cases");
+    let out = coverage(&["--format", "json", "--dialect", "tencent-vpc-v2"], &cases);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(json["dialects"].as_array().map(Vec::len), Some(1));
+    assert_eq!(json["dialects"][0]["dialect"], "tencent-vpc-v2");
+    assert_eq!(json["summary"], json["dialects"][0]["summary"]);
+    let ops = json["dialects"][0]["operations"]
+        .as_array()
+        .expect("operations");
+    assert!(ops
+        .iter()
+        .any(|op| op["operation"] == "DescribeVpcTaskResult"));
+
+    let markdown = coverage(&["--format", "markdown"], &cases);
+    let md = String::from_utf8_lossy(&markdown.stdout);
+    assert!(md.starts_with("## Spec coverage\n"), "{md}");
+
+    for bad in [
+        &["--min", "101"][..],
+        &["--min", "lots"],
+        &["--dialect", "aws-ec2"],
+    ] {
+        let out = coverage(bad, &cases);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let broken = WRONG_EXPECTATION.replace("        expect:", "        expcet:");
+    let (dir, file) = cases_with(&broken);
+    let out = coverage(&[], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:12:9", file.display())),
+        "{stderr}"
+    );
+}

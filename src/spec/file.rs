@@ -261,6 +261,19 @@ pub struct ErrorEntry {
     /// Set when no document lists this code: why it is in the catalog.
     #[serde(default)]
     pub assumption: Option<String>,
+    /// `false` for a row that no request can be built to cause (a failure
+    /// inside the vendor's backend): it stays in the catalog so that a real
+    /// cloud's answer is recognised as documented, and coverage lists it
+    /// apart rather than as a gap no case can ever close.
+    #[serde(default = "producible_by_default")]
+    pub producible: bool,
+    /// Why a row is `producible: false`; required with it, refused without.
+    #[serde(default)]
+    pub unproducible_reason: Option<String>,
+}
+
+fn producible_by_default() -> bool {
+    true
 }
 
 impl ErrorEntry {
@@ -596,6 +609,7 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
         };
         let mut errors = op.errors;
         check_catalog(&errors, f, &mut diags);
+        let own_errors = errors.len();
         // An operation's own row wins over a common one: the ECS documents
         // give MissingParameter different statuses per operation.
         for e in common.errors.entries() {
@@ -618,6 +632,7 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
                 common_parameters: common.common_parameters.clone(),
                 rules: op.rules,
                 errors: Catalog::new(errors),
+                own_errors,
                 response_xml: op
                     .response
                     .as_ref()
@@ -653,6 +668,27 @@ fn check_catalog(errors: &[ErrorEntry], f: &SourceFile, diags: &mut Vec<Diagnost
                 &e.code,
                 format!("error code {} holds `%s` more than once", e.code),
             ));
+        }
+        match (e.producible, &e.unproducible_reason) {
+            (false, None) => diags.push(diag(
+                &f.path,
+                &f.text,
+                &e.code,
+                format!(
+                    "error code {} is `producible: false` without `unproducible_reason`; say why no request can cause it",
+                    e.code
+                ),
+            )),
+            (true, Some(_)) => diags.push(diag(
+                &f.path,
+                &f.text,
+                &e.code,
+                format!(
+                    "error code {} gives `unproducible_reason` but not `producible: false`",
+                    e.code
+                ),
+            )),
+            _ => {}
         }
         if !(100..=599).contains(&e.status) {
             diags.push(diag(
@@ -717,6 +753,8 @@ mod tests {
             description: None,
             source: None,
             assumption: None,
+            producible: true,
+            unproducible_reason: None,
         }
     }
 
@@ -731,6 +769,41 @@ mod tests {
         assert!(!dotted.matches("InvalidParameter"));
         assert!(entry("X.NotFound").matches("X.NotFound"));
         assert!(!entry("X.NotFound").matches("X.NotFoundY"));
+    }
+
+    #[test]
+    fn producible_false_needs_its_reason_and_the_reason_needs_it() {
+        let common = |row: &str| SourceFile {
+            path: "specs/alibaba-ens/_common.yaml".into(),
+            text: format!(
+                "dialect: alibaba-ens\nsource: s\nerrors:\n  - {row}\nvalidation:\n{}",
+                [
+                    "missing",
+                    "malformed",
+                    "out_of_range",
+                    "bad_index",
+                    "duplicate",
+                    "unknown",
+                    "conflict",
+                    "none_given"
+                ]
+                .iter()
+                .map(|k| format!("  {k}: {{code: X, message: m}}\n"))
+                .collect::<String>()
+            ),
+        };
+        let loads = |row: &str| load(&[common(row)]).map(|_| ()).map_err(|d| d.to_string());
+        assert_eq!(
+            loads("{status: 400, code: Boom, producible: false, unproducible_reason: internal}"),
+            Ok(())
+        );
+        let without = loads("{status: 400, code: Boom, producible: false}").unwrap_err();
+        assert!(
+            without.contains("without `unproducible_reason`"),
+            "{without}"
+        );
+        let stray = loads("{status: 400, code: Boom, unproducible_reason: internal}").unwrap_err();
+        assert!(stray.contains("not `producible: false`"), "{stray}");
     }
 
     #[test]

@@ -46,7 +46,9 @@ pub struct DialectSpec {
 }
 
 /// An error table: exact codes, and templates such as `Missing%s` matched
-/// as patterns. An exact code wins over a template.
+/// as patterns. An exact code wins over a template, and of two templates
+/// the one with more fixed text: `InvalidParameter.PageSize` is an
+/// instance of `InvalidParameter.%s`, not of `Invalid%s`.
 pub struct Catalog {
     entries: Vec<ErrorEntry>,
 }
@@ -56,7 +58,8 @@ impl Catalog {
         Catalog { entries }
     }
 
-    /// The entry documenting `code`, exact first, then a template.
+    /// The entry documenting `code`, exact first, then the most specific
+    /// template (the first of equals, in spec order).
     pub fn get(&self, code: &str) -> Option<&ErrorEntry> {
         self.entries
             .iter()
@@ -64,7 +67,10 @@ impl Catalog {
             .or_else(|| {
                 self.entries
                     .iter()
-                    .find(|e| e.is_template() && e.matches(code))
+                    .filter(|e| e.is_template() && e.matches(code))
+                    // `rev` so that, of equally long templates, the first wins.
+                    .rev()
+                    .max_by_key(|e| e.code.len())
             })
     }
 
@@ -96,6 +102,9 @@ pub struct OperationSpec {
     pub rules: Vec<Rule>,
     /// The operation's errors followed by the dialect's common errors.
     pub errors: Catalog,
+    /// How many of `errors`, from the start, the operation's own file
+    /// lists; the rest come from `_common.yaml` and its family.
+    own_errors: usize,
     response_schema: Option<jsonschema::Validator>,
     /// The schema as written and how XML lists map to it.
     response_xml: Option<(serde_json::Value, xml::XmlLists)>,
@@ -280,6 +289,20 @@ impl OperationSpec {
         self.errors.get(code)
     }
 
+    /// The rows the operation's own file lists (its document's table),
+    /// a common code it repeats included.
+    pub fn own_errors(&self) -> &[ErrorEntry] {
+        let all = self.errors.entries();
+        &all[..self.own_errors.min(all.len())]
+    }
+
+    /// The rows it takes from `_common.yaml` and the family, which its
+    /// own file does not list.
+    pub fn inherited_errors(&self) -> &[ErrorEntry] {
+        let all = self.errors.entries();
+        &all[self.own_errors.min(all.len())..]
+    }
+
     /// An XML reply's body in the JSON shape of the response schema, when
     /// the spec says how its XML maps (`response.xml`); `None` otherwise.
     pub fn xml_to_schema_shape(&self, body: &serde_json::Value) -> Option<serde_json::Value> {
@@ -365,6 +388,51 @@ mod tests {
         let (p, n) = assign.parameter("PrivateIpAddress.3").expect("repeat list");
         assert_eq!((p.name.as_str(), n), ("PrivateIpAddress.N", Some(3)));
         assert!(assign.parameter("PrivateIpAddressX").is_none());
+    }
+
+    #[test]
+    fn the_most_specific_template_documents_a_code() {
+        let specs = project_specs();
+        let describe = specs
+            .get(DialectId::AlibabaEns, "DescribeNetworkInterfaces")
+            .unwrap();
+        // Invalid%s comes first in the table and matches too.
+        let code = |c: &str| describe.error(c).map(|e| e.code.as_str());
+        assert_eq!(
+            code("InvalidParameter.PageSize"),
+            Some("InvalidParameter.%s")
+        );
+        assert_eq!(code("InvalidPageSize"), Some("Invalid%s"));
+        assert_eq!(code("MissingSignatureNonce"), Some("Missing%s"));
+    }
+
+    #[test]
+    fn own_and_inherited_rows_are_told_apart() {
+        let specs = project_specs();
+        let describe = specs
+            .get(DialectId::AlibabaEns, "DescribeNetworkInterfaces")
+            .unwrap();
+        // Its reference gives no table: every row is the dialect's.
+        assert!(describe.own_errors().is_empty());
+        let internal = describe
+            .inherited_errors()
+            .iter()
+            .find(|e| e.code == "ens.interface.error")
+            .expect("inherited from _common.yaml");
+        assert!(!internal.producible);
+        let assign = specs
+            .get(DialectId::AlibabaEns, "AssignPrivateIpAddresses")
+            .unwrap();
+        // The seed repeats Missing%s in the operation's own table.
+        assert!(assign.own_errors().iter().any(|e| e.code == "Missing%s"));
+        assert!(!assign
+            .inherited_errors()
+            .iter()
+            .any(|e| e.code == "Missing%s"));
+        assert!(assign
+            .inherited_errors()
+            .iter()
+            .any(|e| e.code == "SignatureDoesNotMatch"));
     }
 
     #[test]
