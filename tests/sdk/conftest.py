@@ -20,7 +20,7 @@ import socket
 import pytest
 import yaml
 
-from support import ECS, ENS, TENCENT, Dialect, Emulator
+from support import ECS, ENS, NAVER, TENCENT, Dialect, Emulator
 
 # --- The suite talks to 127.0.0.1 only ------------------------------------
 
@@ -108,3 +108,8 @@ def ens(world) -> Dialect:
 @pytest.fixture(scope="session")
 def tencent(world) -> Dialect:
     return _dialect(world, TENCENT)
+
+
+@pytest.fixture(scope="session")
+def naver(world) -> Dialect:
+    return _dialect(world, NAVER)

@@ -1,5 +1,6 @@
 """The suite's shared vocabulary: emulator endpoints, a dialect's fixtures, and
-an SDK-independent describe for the emulator whose clock runs ahead."""
+SDK-independent describes for the emulator whose clock runs ahead (Alibaba's
+RPC v1, NAVER's API Gateway signature)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ from dataclasses import dataclass
 ECS = "alibaba-ecs"
 ENS = "alibaba-ens"
 TENCENT = "tencent-vpc-v2"
+NAVER = "naver-vpc"
 API_VERSION = {ECS: "2014-05-26", ENS: "2017-11-10"}
 
 # ENI ids that no account of the world holds; checked against the world file.
-UNKNOWN_ENI = {ECS: "eni-bp1sdk0doesnotexist01", ENS: "eni-5sdk0doesnotexist1", TENCENT: "eni-sdk0tcnone1"}
+# NAVER's are numbers (networkInterfaceNo: a positive 32-bit integer).
+UNKNOWN_ENI = {
+    ECS: "eni-bp1sdk0doesnotexist01",
+    ENS: "eni-5sdk0doesnotexist1",
+    TENCENT: "eni-sdk0tcnone1",
+    NAVER: "39999",
+}
 
 
 @dataclass(frozen=True)
@@ -55,7 +63,8 @@ class Dialect:
 
     @property
     def region(self) -> str:
-        """ECS: the RegionId; ENS: the edge region (EnsRegionId); Tencent: the Region."""
+        """ECS: the RegionId; ENS: the edge region (EnsRegionId); Tencent: the
+        Region; NAVER: the regionCode."""
         return self["ens_region"] if self.name == ENS else self["region"]
 
     @property
@@ -111,3 +120,43 @@ def raw_snapshot(emu: Emulator, dialect: Dialect, creds: str = "default") -> dic
         )
         for e in enis
     }
+
+
+# --- NAVER ------------------------------------------------------------------
+
+
+def ncp_signature(method: str, path_and_query: str, timestamp: str, access_key: str, secret_key: str) -> str:
+    """SIGNING.md A4: Base64(HMAC-SHA256(secret, METHOD + " " + path?query + "\n" + timestamp + "\n" + key))."""
+    message = f"{method} {path_and_query}\n{timestamp}\n{access_key}"
+    return base64.b64encode(hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).digest()).decode()
+
+
+def naver_raw_list(emu: Emulator, dialect: Dialect, creds: str = "default") -> list:
+    """Every interface of the account in the dialect's region: the raw
+    networkInterfaceList of getNetworkInterfaceList (JSON).
+
+    Signed independently of the SDK (SIGNING.md A4, the documented
+    x-ncp-apigw-signature-v2 header) with a timestamp on the emulator's
+    clock: the only way to look at the clock-offset emulator, which refuses
+    every timestamp the SDK makes.
+    """
+    assert dialect.name == NAVER, dialect.name
+    key = dialect.credentials[creds]
+    query = f"responseFormatType=json&regionCode={dialect.region}"
+    path = "/vserver/v2/getNetworkInterfaceList"
+    timestamp = str(int((datetime.datetime.now(datetime.timezone.utc).timestamp() + emu.clock_offset) * 1000))
+    headers = {
+        "x-ncp-apigw-timestamp": timestamp,
+        "x-ncp-iam-access-key": key["access_key_id"],
+        "x-ncp-apigw-signature-v2": ncp_signature(
+            "GET", f"{path}?{query}", timestamp, key["access_key_id"], key["access_key_secret"]
+        ),
+    }
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(f"{emu.url}{path}?{query}", headers=headers, method="GET")
+    with opener.open(request, timeout=10) as resp:
+        body = json.loads(resp.read())
+    reply = body["getNetworkInterfaceListResponse"]
+    assert reply["returnCode"] == "0", reply
+    assert reply["totalRows"] == len(reply["networkInterfaceList"]), reply
+    return reply["networkInterfaceList"]
