@@ -330,12 +330,6 @@ def test_unsigned(emulator, naver):
     sc.nv_auth_refused(bad, good, naver, "assign")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator: the gateway's `message` carries the cause ('Authentication Failed: the access key is not "
-    "known.'), as `details` does; specs/naver-vpc/_common.yaml keeps message 'Authentication Failed' for every "
-    "cause and varies only `details`",
-)
 @pytest.mark.parametrize("creds", ["unknown", "wrong_secret"])
 def test_gateway_message(emulator, naver, creds):
     bad = NcloudDriver(emulator, naver, creds=creds)
@@ -503,11 +497,6 @@ def test_attached_fields(emulator, naver):
     assert typed.device_name in ("eth0", "eth1", "eth2"), typed.device_name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator: an interface attached to no server is rendered with instanceType VSVR and empty instanceNo and "
-    "deviceName; specs/naver-vpc/getNetworkInterfaceDetail.yaml gives those fields to an attached one only",
-)
 def test_unattached_fields(emulator, naver):
     typed = _typed(NcloudDriver(emulator, naver), naver["eni.available"])
     assert typed.network_interface_status.code == "NOTUSED"

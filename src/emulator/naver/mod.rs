@@ -57,11 +57,31 @@ mod code {
 }
 
 /// A NAVER error: the service's `responseError` or the gateway's `error`.
+/// The gateway's `message` is fixed per code (its error table); what went
+/// wrong goes in `details`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NcpError {
     pub code: String,
     pub message: String,
+    pub details: String,
     pub gateway: bool,
+}
+
+/// The API gateway's message for each of its codes (NAVER's Legacy API
+/// error table): the same text whatever the cause.
+fn gateway_message(code: &str) -> &'static str {
+    match code {
+        "200" => "Authentication Failed",
+        "210" => "Permission Denied",
+        "300" => "Not Found Exception",
+        "400" => "Quota Exceeded",
+        "410" => "Throttle Limited",
+        "420" => "Rate Limited",
+        "430" => "Request Entity Too Large",
+        "500" => "Endpoint Error",
+        "510" => "Endpoint Timeout",
+        _ => "Unexpected Error",
+    }
 }
 
 impl NcpError {
@@ -69,14 +89,16 @@ impl NcpError {
         NcpError {
             code: code.to_string(),
             message: message.into(),
+            details: String::new(),
             gateway: false,
         }
     }
 
-    fn gateway(code: &str, message: impl Into<String>) -> NcpError {
+    fn gateway(code: &str, details: impl Into<String>) -> NcpError {
         NcpError {
             code: code.to_string(),
-            message: message.into(),
+            message: gateway_message(code).to_string(),
+            details: details.into(),
             gateway: true,
         }
     }
@@ -229,7 +251,7 @@ fn render_error(
         .unwrap_or(StatusCode::BAD_REQUEST);
     if error.gateway {
         let body =
-            json!({"errorCode": error.code, "message": error.message, "details": error.message});
+            json!({"errorCode": error.code, "message": error.message, "details": error.details});
         return Reply {
             status,
             format: Format::Json,
@@ -263,25 +285,20 @@ fn process<'s>(
     let (Some(timestamp), Some(access_key)) = (header(TIMESTAMP), header(ACCESS_KEY)) else {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
-            "Authentication Failed: the x-ncp-apigw-timestamp and x-ncp-iam-access-key headers are required.",
+            "Required header missing: x-ncp-apigw-timestamp and x-ncp-iam-access-key",
         )));
     };
     let Some(signature) = header(SIGNATURE_V2).or_else(|| header(SIGNATURE_V1)) else {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
-            "Authentication Failed: no x-ncp-apigw-signature-v2 header.",
+            "Required header missing: x-ncp-apigw-signature-v2",
         )));
     };
     let key = state
         .world()
         .access_key(access_key)
         .cloned()
-        .ok_or_else(|| {
-            fail(NcpError::gateway(
-                code::AUTH_FAILED,
-                "Authentication Failed: the access key is not known.",
-            ))
-        })?;
+        .ok_or_else(|| fail(NcpError::gateway(code::AUTH_FAILED, "Invalid access key")))?;
     // The query as received, and as decoded (the Python SDK signs it so).
     let path = format!("{}{action}", naver::PREFIX);
     let decoded: String = params_in_query(raw_query);
@@ -295,7 +312,7 @@ fn process<'s>(
     if !matches {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
-            "Authentication Failed: the signature does not match.",
+            "Signature mismatch",
         )));
     }
     let now = state.now().timestamp_millis();
@@ -304,26 +321,28 @@ fn process<'s>(
         _ => {
             return Err(fail(NcpError::gateway(
                 code::AUTH_FAILED,
-                format!("Authentication Failed: the timestamp {timestamp} is not within 5 minutes of the server's clock."),
+                format!(
+                    "Timestamp expired: {timestamp} is not within 5 minutes of the server's clock"
+                ),
             )))
         }
     }
     if spec.is_none() {
         return Err((
             None,
-            NcpError::gateway(code::NOT_FOUND, format!("Not Found: no API {action}.")),
+            NcpError::gateway(code::NOT_FOUND, format!("No API {action}")),
         ));
     }
     if method != "GET" && method != "POST" {
         return Err(fail(NcpError::gateway(
             code::NOT_FOUND,
-            format!("Not Found: {method} {path}."),
+            format!("No API {method} {path}"),
         )));
     }
     if key.disabled || !key.permits(action) {
         return Err(fail(NcpError::gateway(
             code::PERMISSION_DENIED,
-            "Permission Denied.",
+            "The access key may not call this API",
         )));
     }
     state
@@ -410,7 +429,7 @@ fn operation(call: &Call<'_>) -> Result<Value, NcpError> {
         "getNetworkInterfaceList" => list(call),
         other => Err(NcpError::gateway(
             code::NOT_FOUND,
-            format!("Not Found: no API {other}."),
+            format!("No API {other}"),
         )),
     }
 }
@@ -677,16 +696,18 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
         "isDefault".into(),
         (eni.eni_type == EniType::Primary).into(),
     );
-    m.insert("deviceName".into(), device_name(eni).into());
     m.insert("networkInterfaceStatus".into(), status(eni));
-    m.insert(
-        "instanceType".into(),
-        json!({"code": "VSVR", "codeName": "Server (VPC)"}),
-    );
-    m.insert(
-        "instanceNo".into(),
-        eni.instance.clone().unwrap_or_default().into(),
-    );
+    // Only an attached interface has a server: its number, its type and
+    // its device name (the spec's assumption; a client that reads
+    // "attached?" from instanceType must not be misled).
+    if let Some(instance) = &eni.instance {
+        m.insert("deviceName".into(), device_name(eni).into());
+        m.insert(
+            "instanceType".into(),
+            json!({"code": "VSVR", "codeName": "Server (VPC)"}),
+        );
+        m.insert("instanceNo".into(), instance.clone().into());
+    }
     m.insert("ip".into(), eni.primary_ip.to_string().into());
     m.insert("macAddress".into(), eni.mac.to_ascii_uppercase().into());
     m.insert("enableFlowLog".into(), false.into());

@@ -160,7 +160,13 @@ async fn a4_1_passes_the_verifier_under_both_headers_and_only_within_five_minute
     emu.state().advance(TimeDelta::milliseconds(1));
     let (status, body) = a4_request(&emu, SIGNATURE_V2, A4_SIGNATURE).await;
     assert_eq!((status, error_code(&body).0), (401, "200"), "{body}");
-    assert!(error_code(&body).1.contains("timestamp"), "{body}");
+    assert_eq!(body["error"]["message"], "Authentication Failed", "{body}");
+    assert!(
+        body["error"]["details"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Timestamp expired")),
+        "the cause goes in details: {body}"
+    );
     emu.state().advance(TimeDelta::minutes(-10));
     let (status, body) = a4_request(&emu, SIGNATURE_V2, A4_SIGNATURE).await;
     assert_eq!((status, error_code(&body).0), (404, "300"), "{body}");
