@@ -23,7 +23,7 @@ use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Finding, SpecSet};
 
-pub use check::{judge, Verdict};
+pub use check::{accept_hint, judge, Verdict};
 
 /// Where a case runs: a name (for deviations and reports), a base URL, the
 /// fixtures that target provides per dialect, and the signing variant it
@@ -94,6 +94,14 @@ pub struct StepRecord {
     pub body: Option<Value>,
     /// Expectation mismatches as a unified diff of expected and actual.
     pub diff: Option<String>,
+    /// The expectation as lines (`status: 404`, `body.Path: length 1`),
+    /// and the reply in the same words, index by index: what `diff` was
+    /// made from, kept for reports that render it their own way (word
+    /// highlighting, normalized values). Empty when nothing was judged.
+    pub expected: Vec<String>,
+    pub actual: Vec<String>,
+    /// Values this step captured, `(name, value)` in the case's order.
+    pub captured: Vec<(String, String)>,
     pub findings: Vec<Finding>,
     /// Anything else that stopped the step (transport, unknown variable).
     pub problems: Vec<String>,
@@ -118,6 +126,9 @@ impl StepRecord {
             error_code: None,
             body: None,
             diff: None,
+            expected: Vec::new(),
+            actual: Vec::new(),
+            captured: Vec::new(),
             findings: Vec::new(),
             problems: Vec::new(),
             skipped: None,
@@ -435,11 +446,12 @@ impl<'s> Runner<'s> {
         };
         record.diff = verdict.diff().map(|diff| {
             format!(
-                "{diff}\nto accept the actual behaviour, edit the `expect` of the step at {}:{}; \
-                 if only this target behaves so, add `deviations: {{{}: \"why\"}}` to the case",
-                file.display, step.line, endpoint.target
+                "{diff}\n{}",
+                check::accept_hint(&record.location, endpoint.target)
             )
         });
+        record.expected = verdict.expected;
+        record.actual = verdict.actual;
         record.findings = self.contract_findings(file, step, &decoded);
         self.capture(step, &decoded, scope, &mut record);
         record.body = Some(decoded.body);
@@ -553,9 +565,11 @@ impl<'s> Runner<'s> {
         for (name, path) in &step.capture {
             match path.select(&decoded.body) {
                 Some(Value::String(s)) => {
+                    record.captured.push((name.clone(), s.clone()));
                     scope.captures.insert(name.clone(), s);
                 }
                 Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                    record.captured.push((name.clone(), v.to_string()));
                     scope.captures.insert(name.clone(), v.to_string());
                 }
                 Some(other) => record.problems.push(format!(
