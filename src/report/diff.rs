@@ -123,7 +123,7 @@ pub fn ansi(hunks: &[Hunk]) -> String {
     let green = Style::new().fg_color(Some(AnsiColor::Green.into()));
     let dim = Style::new().effects(Effects::DIMMED);
     let cyan = Style::new().fg_color(Some(AnsiColor::Cyan.into()));
-    let mut out = format!("{dim}--- expected\n+++ actual{dim:#}\n");
+    let mut out = format!("{dim}--- expected{dim:#}\n{dim}+++ actual{dim:#}\n");
     for hunk in hunks {
         let _ = writeln!(out, "{cyan}{}{cyan:#}", hunk.header);
         for line in &hunk.lines {

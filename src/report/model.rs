@@ -535,3 +535,208 @@ impl From<&Finding> for FindingReport {
 fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
+
+/// Results of every outcome, for the tests of every format.
+#[cfg(test)]
+pub(crate) mod samples {
+    use super::*;
+    use crate::dialect::SentRequest;
+    use crate::runner::{self, Attempt as RunAttempt, StepRecord};
+    use serde_json::json;
+    use std::time::Duration;
+
+    pub fn result(id: &str, outcome: runner::Outcome, steps: Vec<StepRecord>) -> CaseResult {
+        CaseResult {
+            address: format!("emulator::alibaba-ecs::t::{id}"),
+            target: "emulator".into(),
+            dialect: "alibaba-ecs".into(),
+            file: "cases/alibaba-ecs/t.yaml".into(),
+            line: 4,
+            id: id.into(),
+            title: format!("the {id} case"),
+            source: None,
+            tags: vec![],
+            outcome,
+            deviation: None,
+            skipped: None,
+            steps,
+            elapsed: Duration::from_micros(1500),
+        }
+    }
+
+    /// One case of every outcome, with a failing step (diff, finding,
+    /// attempts), a skipped cleanup step and a step that was never sent.
+    pub fn every_outcome() -> Vec<CaseResult> {
+        let mut failing = StepRecord::new(
+            runner::Phase::Step,
+            1,
+            "DescribeNetworkInterfaces",
+            "cases/alibaba-ecs/t.yaml:7".into(),
+        );
+        failing.request = Some(SentRequest {
+            method: "GET",
+            target: "/?Action=DescribeNetworkInterfaces&Signature=***".into(),
+            headers: vec![("x-acs-date".into(), "2026-11-30T06:33:23Z".into())],
+            body: None,
+        });
+        failing.status = Some(200);
+        failing.body = Some(json!({
+            "RequestId": "E1DCE407-30D3-4039-8726-37DB065A61D9",
+            "TotalCount": 2,
+            "Ip": "10.0.0.7"
+        }));
+        failing.expected = vec!["status: 200".into(), "body.TotalCount: 1".into()];
+        failing.actual = vec!["status: 200".into(), "body.TotalCount: 2".into()];
+        failing.diff = Some("(the runner's diff)".into());
+        failing.captured = vec![("ip".into(), "10.0.0.7".into())];
+        failing.findings = vec![Finding::UndocumentedErrorCode {
+            code: "Oops".into(),
+            status: 500,
+        }];
+        failing.attempts = vec![
+            RunAttempt {
+                waited_ms: 0,
+                status: 200,
+                error_code: None,
+                met: false,
+            },
+            RunAttempt {
+                waited_ms: 1000,
+                status: 200,
+                error_code: None,
+                met: true,
+            },
+        ];
+        let mut cleanup = StepRecord::new(
+            runner::Phase::Cleanup,
+            1,
+            "UnassignPrivateIpAddresses",
+            "cases/alibaba-ecs/t.yaml:12".into(),
+        );
+        cleanup.skipped = Some("`{{ip}}` was never captured".into());
+        let mut unsent = StepRecord::new(
+            runner::Phase::Step,
+            1,
+            "AssignPrivateIpAddresses",
+            "cases/alibaba-ecs/t.yaml:20".into(),
+        );
+        unsent.problems = vec!["unknown variable `{{nope}}`".into()];
+
+        let mut deviates = result("deviates", runner::Outcome::KnownDeviation, vec![]);
+        deviates.deviation = Some("known".into());
+        let mut stale = result("stale", runner::Outcome::UnexpectedConformance, vec![]);
+        stale.deviation = Some("was broken".into());
+        let mut skipped = result("skipped", runner::Outcome::Skipped, vec![]);
+        skipped.skipped = Some("the target lacks ipv6".into());
+        vec![
+            result("fails", runner::Outcome::Fails, vec![failing, cleanup]),
+            result("unsent", runner::Outcome::Fails, vec![unsent]),
+            result("conforms", runner::Outcome::Conforms, vec![]),
+            deviates,
+            stale,
+            skipped,
+        ]
+    }
+
+    pub fn report() -> RunReport {
+        let info = RunInfo {
+            run_id: "20261130T000000Z-abcdef".into(),
+            started_at: "2026-11-30T00:00:00+00:00".into(),
+            targets: vec!["emulator".into()],
+            cases: 6,
+            version: "0.1.0",
+        };
+        RunReport::build(
+            &info,
+            Duration::from_millis(12),
+            "2026-11-30T00:00:01+00:00",
+            &every_outcome(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::samples::report;
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../docs/report.schema.json");
+
+    #[test]
+    fn every_outcome_fits_the_published_schema_and_reads_back() {
+        let schema: Value = serde_json::from_str(SCHEMA).unwrap();
+        let validator = jsonschema::draft202012::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let report = report();
+        let value = serde_json::to_value(&report).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        let back: RunReport = serde_json::from_value(value).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn counts_order_and_normalized_views() {
+        let report = report();
+        assert_eq!(report.summary.total, 6);
+        assert_eq!(report.summary.fails, 2);
+        assert_eq!(report.summary.skipped, 1);
+        assert!(!report.run.success);
+        let order: Vec<&str> = report
+            .cases_by_outcome()
+            .iter()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            ["fails", "unsent", "stale", "deviates", "skipped", "conforms"]
+        );
+        let fails = report.results.iter().find(|c| c.id == "fails").unwrap();
+        let step = &fails.steps[0];
+        assert_eq!(step.result, StepResult::Failed);
+        let body = step.response.as_ref().unwrap().body.as_ref().unwrap();
+        assert_eq!(body["RequestId"], "<request-id>");
+        assert_eq!(body["Ip"], "{{ip}}");
+        let check = step.check.as_ref().unwrap();
+        assert_eq!(check.mismatches, 1);
+        let diff = check.diff.as_deref().unwrap();
+        assert!(
+            diff.contains("-body.TotalCount: 1\n+body.TotalCount: 2"),
+            "{diff}"
+        );
+        assert!(check.hint.as_deref().unwrap().contains("t.yaml:7"));
+        assert_eq!(fails.steps[1].result, StepResult::Skipped);
+        // The request is shown as sent: its timestamp is evidence.
+        let request = step.request.as_ref().unwrap();
+        assert_eq!(request.headers[0].value, "2026-11-30T06:33:23Z");
+        let unsent = report.results.iter().find(|c| c.id == "unsent").unwrap();
+        assert!(unsent.steps[0].request.is_none() && unsent.steps[0].response.is_none());
+    }
+
+    #[test]
+    fn every_format_renders_every_outcome() {
+        let report = report();
+        for format in super::super::standard_formats() {
+            let text = format.render(&report).unwrap();
+            for id in [
+                "fails", "unsent", "stale", "deviates", "skipped", "conforms",
+            ] {
+                assert!(
+                    text.contains(&format!("t::{id}")) || text.contains(&format!("\"{id}\"")),
+                    "{} lacks {id}",
+                    format.file_name()
+                );
+            }
+            assert!(
+                text.contains("the target lacks ipv6"),
+                "{} gives the skip reason",
+                format.file_name()
+            );
+        }
+    }
+}

@@ -61,8 +61,12 @@ impl<W: Write> Terminal<W> {
 /// no-color.org) is unset or empty.
 pub fn colour_for_stdout() -> Colour {
     use std::io::IsTerminal;
-    let no_colour = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    if io::stdout().is_terminal() && !no_colour {
+    colour_when(io::stdout().is_terminal(), std::env::var_os("NO_COLOR"))
+}
+
+fn colour_when(terminal: bool, no_colour: Option<std::ffi::OsString>) -> Colour {
+    let no_colour = no_colour.is_some_and(|v| !v.is_empty());
+    if terminal && !no_colour {
         Colour::Always
     } else {
         Colour::Never
@@ -130,5 +134,44 @@ impl<W: Write> Sink for Terminal<W> {
                 )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::samples;
+
+    fn shown(colour: Colour) -> String {
+        let results = samples::every_outcome();
+        let failing = results.iter().find(|r| r.id == "fails").unwrap();
+        let mut terminal = Terminal::new(Vec::new(), false, "reports/x".into()).with_colour(colour);
+        terminal.on(&Event::CaseFinished(failing)).unwrap();
+        String::from_utf8(terminal.out).unwrap()
+    }
+
+    #[test]
+    fn a_failing_case_shows_its_diff_plain_or_with_marked_words() {
+        let plain = shown(Colour::Never);
+        assert!(!plain.contains('\u{1b}'), "{plain:?}");
+        assert!(plain.contains("-body.TotalCount: 1"), "{plain}");
+        assert!(plain.contains("+body.TotalCount: 2"), "{plain}");
+        assert!(plain.contains("t.yaml:7"), "{plain}");
+        let coloured = shown(Colour::Always);
+        // The changed word alone in bold reverse video, inside the line's
+        // green.
+        assert!(
+            coloured.contains("\u{1b}[1m\u{1b}[7m\u{1b}[32m2\u{1b}[0m"),
+            "{coloured:?}"
+        );
+        assert!(coloured.contains("body.TotalCount: "), "{coloured:?}");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert_eq!(colour_when(true, None), Colour::Always);
+        assert_eq!(colour_when(true, Some("".into())), Colour::Always);
+        assert_eq!(colour_when(true, Some("1".into())), Colour::Never);
+        assert_eq!(colour_when(false, None), Colour::Never);
     }
 }
