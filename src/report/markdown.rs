@@ -375,6 +375,47 @@ pub fn text(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::model::samples;
+    use crate::runner;
+
+    #[test]
+    fn three_hundred_passing_cases_do_not_bury_two_failing_ones() {
+        let mut results = samples::every_outcome();
+        results.retain(|r| r.outcome == runner::Outcome::Fails);
+        assert_eq!(results.len(), 2);
+        for i in 0..300 {
+            results.push(samples::result(
+                &format!("passing-{i:03}"),
+                runner::Outcome::Conforms,
+                vec![],
+            ));
+        }
+        let info = crate::report::RunInfo {
+            run_id: "r".into(),
+            started_at: "2026-11-30T00:00:00+00:00".into(),
+            targets: vec!["emulator".into()],
+            cases: results.len(),
+            version: "0.1.0",
+        };
+        let report = RunReport::build(
+            &info,
+            std::time::Duration::ZERO,
+            "2026-11-30T00:00:01+00:00",
+            &results,
+        );
+        let md = render(&report);
+        assert!(
+            md.starts_with("## ❌ ipconform: 2 of 302 cases fail\n"),
+            "{md}"
+        );
+        let diff = md.find("```diff").expect("the diff of the failing case");
+        let folded = md
+            .find("<details><summary>✅ 300 conform</summary>")
+            .unwrap();
+        assert!(diff < folded, "failures come before the passing list");
+        assert_eq!(md.matches("t::passing-").count(), 300, "one line each");
+        assert!(md.len() < 30_000, "{} bytes", md.len());
+    }
 
     #[test]
     fn code_and_fences_cannot_be_closed_from_inside() {
