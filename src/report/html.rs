@@ -15,7 +15,9 @@
 //! normalized), each polling attempt, the diff of expected and actual
 //! (`class="diff"`, changed words in `<del>`/`<ins>`), the contract findings
 //! and its time. Without JavaScript everything still reads; the script only
-//! adds expand/collapse-all buttons and opens every case for printing.
+//! adds expand/collapse-all buttons and opens a case named in the URL's
+//! fragment. A page prints as it is shown: the summary, the failing cases
+//! in full and one line per other case (expand all first to print all).
 
 use std::collections::HashSet;
 use std::io;
@@ -93,6 +95,7 @@ details.io > summary { cursor: pointer; color: var(--muted); }
   .controls, nav.failing { display: none; }
   details.case { break-inside: avoid; border-color: #999; }
   pre { white-space: pre-wrap; border-color: #999; }
+  pre.diff, .badge { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
   pre.diff del { text-decoration: line-through; } pre.diff ins { text-decoration: underline; }
 }
 "#;
@@ -101,7 +104,6 @@ const JS: &str = r#"
 (function () {
   var controls = document.querySelector('.controls');
   if (controls) controls.hidden = false;
-  function all() { return Array.prototype.slice.call(document.querySelectorAll('details')); }
   function setCases(open) {
     document.querySelectorAll('details.case').forEach(function (d) { d.open = open; });
   }
@@ -116,14 +118,6 @@ const JS: &str = r#"
   }
   window.addEventListener('hashchange', openTarget);
   openTarget();
-  var before = [];
-  window.addEventListener('beforeprint', function () {
-    before = all().map(function (d) { return d.open; });
-    all().forEach(function (d) { d.open = true; });
-  });
-  window.addEventListener('afterprint', function () {
-    all().forEach(function (d, i) { if (i < before.length) d.open = before[i]; });
-  });
 })();
 "#;
 
