@@ -24,12 +24,11 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::runner::{CaseResult, Outcome};
 
-/// What a run is, for the head of every report.
-#[derive(Debug, Clone, Serialize)]
+/// What a run is, for the head of every report. (What report.json says of
+/// it is [`model::Run`]: this is the run's own, unversioned.)
+#[derive(Debug, Clone)]
 pub struct RunInfo {
     pub run_id: String,
     pub started_at: String,
@@ -38,7 +37,8 @@ pub struct RunInfo {
     pub version: &'static str,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// The run's tally as cases finish; it decides the exit code.
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub total: usize,
     pub conforms: usize,
@@ -46,12 +46,7 @@ pub struct Summary {
     pub known_deviations: usize,
     pub unexpected_conformance: usize,
     pub skipped: usize,
-    #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl Summary {
