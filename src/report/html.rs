@@ -26,7 +26,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use sha2::{Digest, Sha256};
 
 use super::diff::{Hunk, Tag};
-use super::model::{CaseReport, Outcome, RunReport, StepReport, StepResult};
+use super::model::{CaseReport, Outcome, Phase, RunReport, StepReport, StepResult};
 use super::FinalReport;
 
 pub struct HtmlReport;
@@ -331,7 +331,8 @@ fn step_block(step: &StepReport) -> Markup {
     html! {
         section class=(format!("step {result}")) {
             h3 {
-                (step.title())
+                @match step.phase { Phase::Step => "step ", Phase::Cleanup => "cleanup step " }
+                (step.index) " " code { (step.call) }
                 span.loc { code { (step.location) } }
                 span.time { (result) " · " (millis(step.elapsed_us)) }
             }
