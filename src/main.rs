@@ -12,9 +12,7 @@ use ipconform::diag::Diagnostics;
 use ipconform::dialect::DialectId;
 use ipconform::fixtures::DialectFixtures;
 use ipconform::project::{load_world, Paths, Project};
-use ipconform::report::{
-    self, json::JsonReport, junit::JunitReport, terminal::Terminal, FileSink, RunInfo, Sink,
-};
+use ipconform::report::{self, terminal::Terminal, FileSink, RunInfo, Sink};
 use ipconform::run::Selection;
 use ipconform::runner::Runner;
 use ipconform::spec::SpecSet;
@@ -86,7 +84,8 @@ enum Command {
         /// Cases run at once on the emulator.
         #[arg(long, default_value_t = 8)]
         jobs: usize,
-        /// Where `<run-id>/report.json` and `junit.xml` go.
+        /// Where `<run-id>/` goes, with report.json, junit.xml, report.md
+        /// and report.html.
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
         /// Also print the details of known deviations.
@@ -330,13 +329,11 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(Terminal::new(
-            std::io::stdout(),
-            args.verbose,
-            dir.display().to_string(),
-        )),
-        Box::new(FileSink::new(dir.join("report.json"), JsonReport)),
-        Box::new(FileSink::new(dir.join("junit.xml"), JunitReport)),
+        Box::new(
+            Terminal::new(std::io::stdout(), args.verbose, dir.display().to_string())
+                .with_colour(report::terminal::colour_for_stdout()),
+        ),
+        Box::new(FileSink::new(dir.clone(), report::standard_formats())),
     ];
     let runner = Runner::new(project.specs);
     let summary = ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)

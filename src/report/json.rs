@@ -1,34 +1,23 @@
-//! The JSON sink: `report.json`, the whole run with every step, for tools
-//! (nightly diffs, the comparison report) to read back.
+//! The JSON sink: `report.json`, the versioned document of the whole run
+//! ([`super::model::RunReport`]; fields in docs/REPORT.md, schema in
+//! docs/report.schema.json), for tools — the nightly diff, CI, the
+//! comparison report — to read back.
 
 use std::io;
 
-use serde::Serialize;
-
-use super::{FinalReport, RunInfo, Summary};
-use crate::runner::CaseResult;
+use super::model::RunReport;
+use super::FinalReport;
 
 pub struct JsonReport;
 
-#[derive(Serialize)]
-struct Document<'a> {
-    run: &'a RunInfo,
-    summary: &'a Summary,
-    results: &'a [CaseResult],
-}
-
 impl FinalReport for JsonReport {
-    fn render(
-        &self,
-        run: &RunInfo,
-        summary: &Summary,
-        results: &[CaseResult],
-    ) -> io::Result<String> {
-        let doc = Document {
-            run,
-            summary,
-            results,
-        };
-        serde_json::to_string_pretty(&doc).map_err(io::Error::other)
+    fn file_name(&self) -> &'static str {
+        "report.json"
+    }
+
+    fn render(&self, report: &RunReport) -> io::Result<String> {
+        let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+        text.push('\n');
+        Ok(text)
     }
 }

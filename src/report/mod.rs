@@ -1,25 +1,34 @@
 //! Reports: sinks fed by one stream of run events.
 //!
 //! The run emits [`Event`]s (started, one per finished case, finished); each
-//! sink turns them into its format — the terminal as it goes, `report.json`
-//! and `junit.xml` at the end. A new format is a new sink; the run does not
-//! change. [`failure_text`] is the one rendering of a failed case, shared by
-//! the terminal, JUnit and the libtest-mimic harness.
+//! sink turns them into its format — the terminal as it goes, the files of
+//! the run's folder at the end. The files are [`FinalReport`]s drawn from
+//! one [`model::RunReport`], built once when the run finishes: the
+//! versioned document `report.json` holds, with volatile values normalized
+//! ([`normalize`]) and each step's word-level diff computed ([`diff`]). A
+//! new format is a new `FinalReport`, a new section a new field of the
+//! model; the run does not change. [`failure_text`] is the one text of a
+//! failed case, shared by the terminal, JUnit and the libtest-mimic harness.
 
+pub mod diff;
+pub mod html;
 pub mod json;
 pub mod junit;
+pub mod markdown;
+pub mod model;
+pub mod normalize;
 pub mod terminal;
+pub mod text;
 
-use std::fmt::Write as _;
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use crate::runner::{CaseResult, Outcome};
 
-use crate::runner::{CaseResult, Outcome, Phase};
-
-/// What a run is, for the head of every report.
-#[derive(Debug, Clone, Serialize)]
+/// What a run is, for the head of every report. (What report.json says of
+/// it is [`model::Run`]: this is the run's own, unversioned.)
+#[derive(Debug, Clone)]
 pub struct RunInfo {
     pub run_id: String,
     pub started_at: String,
@@ -28,7 +37,8 @@ pub struct RunInfo {
     pub version: &'static str,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+/// The run's tally as cases finish; it decides the exit code.
+#[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub total: usize,
     pub conforms: usize,
@@ -36,12 +46,7 @@ pub struct Summary {
     pub known_deviations: usize,
     pub unexpected_conformance: usize,
     pub skipped: usize,
-    #[serde(serialize_with = "millis")]
     pub elapsed: Duration,
-}
-
-fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_millis() as u64)
 }
 
 impl Summary {
@@ -71,36 +76,44 @@ pub trait Sink {
     fn on(&mut self, event: &Event<'_>) -> io::Result<()>;
 }
 
-/// A report made once, at the end of a run, from every result.
+/// A file made once, at the end of a run, from the whole report.
 pub trait FinalReport {
-    /// The file's text; `results` are sorted by address.
-    fn render(
-        &self,
-        run: &RunInfo,
-        summary: &Summary,
-        results: &[CaseResult],
-    ) -> io::Result<String>;
+    /// The file's name in the run's folder (`report.json`).
+    fn file_name(&self) -> &'static str;
+    /// The file's text.
+    fn render(&self, report: &model::RunReport) -> io::Result<String>;
 }
 
-/// The sink of every [`FinalReport`]: collects the results as cases finish
-/// and writes `path` when the run does.
-pub struct FileSink<R> {
-    path: std::path::PathBuf,
-    report: R,
+/// Every file a run writes, in the order they are written.
+pub fn standard_formats() -> Vec<Box<dyn FinalReport + Send>> {
+    vec![
+        Box::new(json::JsonReport),
+        Box::new(junit::JunitReport),
+        Box::new(markdown::MarkdownReport),
+        Box::new(html::HtmlReport),
+    ]
+}
+
+/// The sink of the [`FinalReport`]s: collects the results as cases finish
+/// and, when the run does, builds the report once and writes each format
+/// into `dir`.
+pub struct FileSink {
+    dir: PathBuf,
+    formats: Vec<Box<dyn FinalReport + Send>>,
     results: Vec<CaseResult>,
 }
 
-impl<R: FinalReport> FileSink<R> {
-    pub fn new(path: std::path::PathBuf, report: R) -> Self {
+impl FileSink {
+    pub fn new(dir: PathBuf, formats: Vec<Box<dyn FinalReport + Send>>) -> Self {
         FileSink {
-            path,
-            report,
+            dir,
+            formats,
             results: Vec::new(),
         }
     }
 }
 
-impl<R: FinalReport> Sink for FileSink<R> {
+impl Sink for FileSink {
     fn on(&mut self, event: &Event<'_>) -> io::Result<()> {
         match event {
             Event::RunStarted(_) => Ok(()),
@@ -109,10 +122,17 @@ impl<R: FinalReport> Sink for FileSink<R> {
                 Ok(())
             }
             Event::RunFinished(run, summary) => {
-                // Cases finish in any order; the file does not depend on it.
-                self.results.sort_by(|a, b| a.address.cmp(&b.address));
-                let text = self.report.render(run, summary, &self.results)?;
-                std::fs::write(&self.path, text)
+                let finished_at = chrono::Utc::now().to_rfc3339();
+                let report =
+                    model::RunReport::build(run, summary.elapsed, &finished_at, &self.results);
+                for format in &self.formats {
+                    let path = self.dir.join(format.file_name());
+                    let text = format.render(&report)?;
+                    std::fs::write(&path, text).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?;
+                }
+                Ok(())
             }
         }
     }
@@ -126,94 +146,8 @@ pub fn new_run_id() -> String {
 }
 
 /// Why a case did not conform, step by step: the request, the diff of
-/// expected and actual, the contract findings, and the body.
+/// expected and actual (normalized), the contract findings, and the body.
+/// Plain text, for logs and the libtest-mimic harness.
 pub fn failure_text(result: &CaseResult) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "case {} ({}:{})",
-        result.address, result.file, result.line
-    );
-    let _ = writeln!(out, "  {}", result.title);
-    if let Some(source) = &result.source {
-        let _ = writeln!(out, "  source: {source}");
-    }
-    match result.outcome {
-        Outcome::UnexpectedConformance => {
-            let _ = writeln!(
-                out,
-                "\nthe case conforms on `{}`, which it lists as a known deviation ({}).\n\
-                 The deviation is stale: remove `{}` from the case's `deviations`.",
-                result.target,
-                result.deviation.as_deref().unwrap_or(""),
-                result.target
-            );
-            return out;
-        }
-        Outcome::Skipped => {
-            let _ = writeln!(
-                out,
-                "  skipped on `{}`: {}",
-                result.target,
-                result.skipped.as_deref().unwrap_or("")
-            );
-            return out;
-        }
-        Outcome::KnownDeviation => {
-            let _ = writeln!(
-                out,
-                "  known deviation on `{}`: {}",
-                result.target,
-                result.deviation.as_deref().unwrap_or("")
-            );
-        }
-        _ => {}
-    }
-    for step in result.steps.iter().filter(|s| s.failed()) {
-        let phase = match step.phase {
-            Phase::Step => "step",
-            Phase::Cleanup => "cleanup step",
-        };
-        let _ = writeln!(
-            out,
-            "\n{phase} {} `{}` at {}",
-            step.index, step.call, step.location
-        );
-        if let Some(request) = &step.request {
-            let _ = writeln!(out, "  request: {request}");
-        }
-        if step.attempts.len() > 1 {
-            let tried: Vec<String> = step
-                .attempts
-                .iter()
-                .map(|a| {
-                    let what =
-                        a.error_code
-                            .as_deref()
-                            .unwrap_or(if a.met { "met" } else { "not yet" });
-                    format!("+{}ms {} {what}", a.waited_ms, a.status)
-                })
-                .collect();
-            let _ = writeln!(out, "  attempts: {}", tried.join(", "));
-        }
-        for problem in &step.problems {
-            let _ = writeln!(out, "  problem: {problem}");
-        }
-        if let Some(diff) = &step.diff {
-            for line in diff.lines() {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        for finding in &step.findings {
-            let _ = writeln!(out, "  contract: {finding}");
-        }
-        if let Some(body) = &step.body {
-            let shown = serde_json::to_string_pretty(body).unwrap_or_default();
-            let _ = writeln!(out, "  actual body:");
-            for line in shown.lines().take(60) {
-                let _ = writeln!(out, "    {line}");
-            }
-        }
-    }
-    out
+    text::case_text(&model::CaseReport::build(result), text::Colour::Never)
 }

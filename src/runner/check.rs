@@ -52,6 +52,15 @@ impl Verdict {
     }
 }
 
+/// What to do about a mismatch at `location` (`file:line` of the step) on
+/// `target`; shown under every rendering of the diff.
+pub fn accept_hint(location: &str, target: &str) -> String {
+    format!(
+        "to accept the actual behaviour, edit the `expect` of the step at {location}; \
+         if only this target behaves so, add `deviations: {{{target}: \"why\"}}` to the case"
+    )
+}
+
 /// Judges `got` against `expect`; `documented_status` is the status the
 /// operation's catalog gives an expected error code, used when the case
 /// does not name one.

@@ -23,7 +23,7 @@ use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Finding, SpecSet};
 
-pub use check::{judge, Verdict};
+pub use check::{accept_hint, judge, Verdict};
 
 /// Where a case runs: a name (for deviations and reports), a base URL, the
 /// fixtures that target provides per dialect, and the signing variant it
@@ -96,6 +96,14 @@ pub struct StepRecord {
     pub body: Option<Value>,
     /// Expectation mismatches as a unified diff of expected and actual.
     pub diff: Option<String>,
+    /// The expectation as lines (`status: 404`, `body.Path: length 1`),
+    /// and the reply in the same words, index by index: what `diff` was
+    /// made from, kept for reports that render it their own way (word
+    /// highlighting, normalized values). Empty when nothing was judged.
+    pub expected: Vec<String>,
+    pub actual: Vec<String>,
+    /// Values this step captured, `(name, value)` in the case's order.
+    pub captured: Vec<(String, String)>,
     pub findings: Vec<Finding>,
     /// Anything else that stopped the step (transport, unknown variable).
     pub problems: Vec<String>,
@@ -120,6 +128,9 @@ impl StepRecord {
             error_code: None,
             body: None,
             diff: None,
+            expected: Vec::new(),
+            actual: Vec::new(),
+            captured: Vec::new(),
             findings: Vec::new(),
             problems: Vec::new(),
             skipped: None,
@@ -467,11 +478,12 @@ impl<'s> Runner<'s> {
         };
         record.diff = verdict.diff().map(|diff| {
             format!(
-                "{diff}\nto accept the actual behaviour, edit the `expect` of the step at {}:{}; \
-                 if only this target behaves so, add `deviations: {{{}: \"why\"}}` to the case",
-                file.display, step.line, endpoint.target
+                "{diff}\n{}",
+                check::accept_hint(&record.location, endpoint.target)
             )
         });
+        record.expected = verdict.expected;
+        record.actual = verdict.actual;
         record.findings = self.contract_findings(file, step, &decoded);
         self.capture(step, &decoded, scope, &mut record);
         record.body = Some(decoded.body);
@@ -589,6 +601,10 @@ impl<'s> Runner<'s> {
                     let texts: Option<Vec<String>> = items.iter().map(scalar_text).collect();
                     match texts {
                         Some(texts) => {
+                            // Reports show each item, named by its index.
+                            for (i, text) in texts.iter().enumerate() {
+                                record.captured.push((format!("{name}[{i}]"), text.clone()));
+                            }
                             scope.captures.insert(name.clone(), Captured::List(texts));
                         }
                         None => record.problems.push(format!(
@@ -599,6 +615,7 @@ impl<'s> Runner<'s> {
                 }
                 Some(v) => match scalar_text(&v) {
                     Some(text) => {
+                        record.captured.push((name.clone(), text.clone()));
                         scope.captures.insert(name.clone(), Captured::Text(text));
                     }
                     None => record.problems.push(format!(
