@@ -218,7 +218,7 @@ fn main() -> ExitCode {
         Command::Bench { quick, only } => runtime
             .block_on(ipconform::bench::run(quick, only.as_deref()))
             .map(|table| {
-                println!("{table}");
+                say(format_args!("{table}\n"));
                 exit::CONFORMS
             })
             .map_err(environment),
@@ -362,10 +362,10 @@ fn lint(inputs: &Inputs) -> Result<u8, Failure> {
     let project = Project::load(&paths(inputs)).map_err(invalid)?;
     let findings = ipconform::lint::lint(project.specs, &project.cases, &project.world.fixtures);
     for finding in &findings {
-        println!("{finding}");
+        say(format_args!("{finding}\n"));
     }
-    println!(
-        "{} finding{} in {} case{} of {} file{} against {} operation spec{}",
+    say(format_args!(
+        "{} finding{} in {} case{} of {} file{} against {} operation spec{}\n",
         findings.len(),
         plural(findings.len()),
         project.case_count(),
@@ -374,7 +374,7 @@ fn lint(inputs: &Inputs) -> Result<u8, Failure> {
         plural(project.cases.len()),
         project.specs.len(),
         plural(project.specs.len()),
-    );
+    ));
     Ok(if findings.is_empty() {
         exit::CONFORMS
     } else {
@@ -416,13 +416,13 @@ fn coverage(
         }
     }
     match format {
-        CoverageFormat::Text => print!("{}", report.to_text()),
-        CoverageFormat::Markdown => print!("{}", report.to_markdown()),
-        CoverageFormat::Json => println!(
-            "{}",
+        CoverageFormat::Text => say(format_args!("{}", report.to_text())),
+        CoverageFormat::Markdown => say(format_args!("{}", report.to_markdown())),
+        CoverageFormat::Json => say(format_args!(
+            "{}\n",
             serde_json::to_string_pretty(&report)
                 .context("failed to write the coverage as JSON")?
-        ),
+        )),
     }
     match min {
         Some(min) if report.is_below(min) => {
@@ -469,10 +469,24 @@ async fn emulate(
     })?;
     emulator.state().advance(offset);
     // Scripts read this line to learn the port; it must come first.
-    println!("listening on {}", emulator.base_url());
+    say(format_args!("listening on {}\n", emulator.base_url()));
     tokio::signal::ctrl_c()
         .await
         .context("failed to wait for Ctrl-C")?;
     emulator.shutdown().await;
     Ok(exit::CONFORMS)
+}
+
+/// Writes to stdout. A reader that went away (`ipconform coverage | head`)
+/// ends the program quietly, as a Unix filter does, instead of the panic
+/// `println!` gives on a closed pipe; any other write error is reported.
+fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(text).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("ipconform: error: failed to write to stdout: {e}");
+        }
+        std::process::exit(i32::from(exit::ENVIRONMENT));
+    }
 }

@@ -526,3 +526,22 @@ fn coverage_as_json_for_one_dialect_and_refusing_bad_input() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly_not_with_a_panic() {
+    use std::io::Read as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .args(["coverage", "--format", "json", "--cases"])
+        .arg(root().join("cases"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reading end is closed here, long before the JSON ends.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+}
