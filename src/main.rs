@@ -318,12 +318,35 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
             "no case matches the filters and tags given; `ipconform lint` lists the files it loads"
         )));
     }
+    // What the cases of this run exercise of the specs, for the reports.
+    let ran: Vec<ipconform::case::CaseFile> = project
+        .cases
+        .iter()
+        .filter_map(|f| {
+            let kept: Vec<_> = f
+                .cases
+                .iter()
+                .filter(|c| {
+                    cases
+                        .iter()
+                        .any(|(file, case)| std::ptr::eq(*file, f) && std::ptr::eq(*case, *c))
+                })
+                .cloned()
+                .collect();
+            (!kept.is_empty()).then(|| ipconform::case::CaseFile {
+                cases: kept,
+                ..f.clone()
+            })
+        })
+        .collect();
+    let coverage = ipconform::coverage::Coverage::compute(project.specs, &ran).of_dialects_in(&ran);
     let info = RunInfo {
         run_id: report::new_run_id(),
         started_at: chrono::Utc::now().to_rfc3339(),
         targets: vec![target.name().to_string()],
         cases: cases.len(),
         version: env!("CARGO_PKG_VERSION"),
+        coverage: Some(coverage),
     };
     let dir = args.report_dir.join(&info.run_id);
     std::fs::create_dir_all(&dir)

@@ -514,3 +514,38 @@ fn no_file_the_run_wrote_holds_a_secret() {
     assert!(json.contains("LTAI5tEmuDefault7kQ2mX9p"));
     assert!(json.contains("Signature=***"));
 }
+
+#[test]
+fn every_report_shows_what_the_runs_cases_exercise_of_the_specs() {
+    let run = run();
+    let json = run.json();
+    let coverage = &json["coverage"];
+    let dialects: Vec<&str> = coverage["dialects"]
+        .as_array()
+        .expect("coverage per dialect")
+        .iter()
+        .map(|d| d["dialect"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dialects,
+        ["alibaba-ecs", "tencent-vpc-v2"],
+        "only the dialects the run's cases are of"
+    );
+    let assign = coverage["dialects"][0]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operation"] == "AssignPrivateIpAddresses")
+        .expect("the ECS assign operation");
+    let missing = assign["unexercised_errors"].as_array().unwrap();
+    assert!(
+        missing.iter().any(|c| c == "InvalidVSwitchId.IpNotEnough"),
+        "a code this run's few cases never expect is listed: {missing:?}"
+    );
+    let md = run.file("report.md");
+    assert!(md.contains("### Spec coverage: "), "{md}");
+    assert!(md.contains("What no case exercises"), "{md}");
+    let html = run.file("report.html");
+    assert!(html.contains(r#"id="coverage""#));
+    assert!(html.contains("InvalidVSwitchId.IpNotEnough"));
+}

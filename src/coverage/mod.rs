@@ -230,6 +230,17 @@ impl Coverage {
         )
     }
 
+    /// The same coverage restricted to the dialects some case file is of
+    /// (a run of one dialect's cases says nothing of the others).
+    pub fn of_dialects_in(self, files: &[CaseFile]) -> Coverage {
+        Coverage::from_dialects(
+            self.dialects
+                .into_iter()
+                .filter(|d| files.iter().any(|f| f.dialect == d.dialect))
+                .collect(),
+        )
+    }
+
     fn from_dialects(dialects: Vec<DialectCoverage>) -> Coverage {
         Coverage {
             cases: dialects.iter().map(|d| d.cases).sum(),

@@ -26,7 +26,9 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use sha2::{Digest, Sha256};
 
 use super::diff::{Hunk, Tag};
-use super::model::{CaseReport, Outcome, Phase, RunReport, StepReport, StepResult};
+use super::model::{
+    CaseReport, CoverageFigures, CoverageReport, Outcome, Phase, RunReport, StepReport, StepResult,
+};
 use super::FinalReport;
 
 pub struct HtmlReport;
@@ -62,6 +64,7 @@ dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: any
 table { border-collapse: collapse; margin: .5rem 1.5rem 1rem 0; display: inline-table; vertical-align: top; }
 th, td { border: 1px solid var(--line); padding: .2rem .6rem; text-align: left; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.coverage span.op { display: inline-block; padding-left: 1.5em; font-weight: normal; }
 .badge { display: inline-block; min-width: 9.5em; padding: 0 .4rem; border-radius: 4px; font-size: .8rem;
   font-weight: 600; text-transform: uppercase; letter-spacing: .02em; text-align: center; color: #fff; }
 .badge.fails, .badge.unexpected_conformance { background: var(--fail); }
@@ -251,8 +254,64 @@ fn page(report: &RunReport) -> Markup {
                 main {
                     h2 { "Cases" }
                     @for (case, id) in &cases { (case_block(case, id)) }
+                    @if let Some(coverage) = &report.coverage { (coverage_block(coverage)) }
                 }
                 script { (PreEscaped(JS)) }
+            }
+        }
+    }
+}
+
+/// The spec coverage of the run's cases: figures per dialect and
+/// operation, and what no case exercises.
+fn coverage_block(c: &CoverageReport) -> Markup {
+    let row = |name: Markup, f: &CoverageFigures| {
+        html! {
+            tr {
+                th { (name) }
+                td.n { (f.parameters_exercised) "/" (f.parameters_total) }
+                td.n { (f.errors_exercised) "/" (f.errors_total) }
+                td.n { (format!("{:.1}%", f.percent)) }
+            }
+        }
+    };
+    html! {
+        section id="coverage" {
+            h2 { "Spec coverage: " (format!("{:.1}%", c.summary.percent)) }
+            p { "Documented parameters and error codes the cases of this run exercise; "
+                code { "ipconform coverage" } " has the detail." }
+            table.coverage {
+                thead { tr { th { "dialect / operation" } th.n { "parameters" } th.n { "error codes" } th.n { "covered" } } }
+                tbody {
+                    @for d in &c.dialects {
+                        (row(html! { code { (d.dialect) } }, &d.summary))
+                        @for o in &d.operations {
+                            (row(html! { span.op { code { (o.operation) } } }, &o.summary))
+                        }
+                    }
+                }
+            }
+            details {
+                summary { "What no case exercises" }
+                ul {
+                    @for d in &c.dialects {
+                        @for o in &d.operations {
+                            @if !o.unexercised_parameters.is_empty() || !o.unexercised_errors.is_empty() {
+                                li {
+                                    code { (d.dialect) } " " code { (o.operation) } ": "
+                                    @for p in &o.unexercised_parameters { code.param { (p) } " " }
+                                    @for e in &o.unexercised_errors { code.code { (e) } " " }
+                                }
+                            }
+                        }
+                        @if !d.unexercised_common_errors.is_empty() {
+                            li {
+                                code { (d.dialect) } " common error rows: "
+                                @for e in &d.unexercised_common_errors { code.code { (e) } " " }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

@@ -17,7 +17,9 @@
 use std::fmt::Write as _;
 use std::io;
 
-use super::model::{CaseReport, Outcome, Phase, RunReport, StepReport};
+use super::model::{
+    CaseReport, CoverageFigures, CoverageReport, Outcome, Phase, RunReport, StepReport,
+};
 use super::FinalReport;
 
 /// Failing cases shown in full; the rest are listed.
@@ -183,7 +185,90 @@ fn render(report: &RunReport) -> String {
         }
         out.push_str("\n</details>\n\n");
     }
+    if let Some(coverage) = &report.coverage {
+        coverage_section(&mut out, coverage);
+    }
     out
+}
+
+/// The figures per dialect and operation, then what no case exercises.
+fn coverage_section(out: &mut String, c: &CoverageReport) {
+    let figures = |f: &CoverageFigures| {
+        format!(
+            "{}/{} | {}/{} | {:.1}%",
+            f.parameters_exercised,
+            f.parameters_total,
+            f.errors_exercised,
+            f.errors_total,
+            f.percent
+        )
+    };
+    let _ = writeln!(
+        out,
+        "### Spec coverage: {:.1}%\n\nDocumented parameters and error codes the cases of this run exercise (`ipconform coverage` has the detail).\n",
+        c.summary.percent
+    );
+    out.push_str(
+        "| dialect / operation | parameters | error codes | covered |\n|:--|--:|--:|--:|\n",
+    );
+    for d in &c.dialects {
+        let _ = writeln!(
+            out,
+            "| **{}** | {} |",
+            code(&d.dialect),
+            figures(&d.summary)
+        );
+        for o in &d.operations {
+            let _ = writeln!(
+                out,
+                "| &nbsp;&nbsp;{} | {} |",
+                code(&o.operation),
+                figures(&o.summary)
+            );
+        }
+    }
+    out.push('\n');
+    let missing: Vec<String> = c
+        .dialects
+        .iter()
+        .flat_map(|d| {
+            let ops = d.operations.iter().filter_map(move |o| {
+                let items: Vec<String> = o
+                    .unexercised_parameters
+                    .iter()
+                    .map(|p| code(p))
+                    .chain(o.unexercised_errors.iter().map(|e| code(e)))
+                    .collect();
+                (!items.is_empty()).then(|| {
+                    format!(
+                        "- {} {}: {}",
+                        code(&d.dialect),
+                        code(&o.operation),
+                        items.join(", ")
+                    )
+                })
+            });
+            let common = (!d.unexercised_common_errors.is_empty()).then(|| {
+                format!(
+                    "- {} common error rows: {}",
+                    code(&d.dialect),
+                    d.unexercised_common_errors
+                        .iter()
+                        .map(|e| code(e))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            });
+            ops.chain(common)
+        })
+        .collect();
+    if !missing.is_empty() {
+        out.push_str("<details><summary>What no case exercises</summary>\n\n");
+        for line in missing {
+            let _ = writeln!(out, "{line}");
+        }
+        out.push_str("\n</details>\n\n");
+    }
 }
 
 fn failing_case(out: &mut String, case: &CaseReport) {
@@ -396,6 +481,7 @@ mod tests {
             targets: vec!["emulator".into()],
             cases: results.len(),
             version: "0.1.0",
+            coverage: None,
         };
         let report = RunReport::build(
             &info,

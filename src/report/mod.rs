@@ -35,6 +35,8 @@ pub struct RunInfo {
     pub targets: Vec<String>,
     pub cases: usize,
     pub version: &'static str,
+    /// What the run's cases exercise of the specs, when it was computed.
+    pub coverage: Option<crate::coverage::Coverage>,
 }
 
 /// The run's tally as cases finish; it decides the exit code.

@@ -37,6 +37,110 @@ pub struct RunReport {
     pub by_dialect: Vec<DialectCounts>,
     /// Every case run, sorted by address.
     pub results: Vec<CaseReport>,
+    /// What the run's cases exercise of the specs (`null` when not
+    /// computed).
+    pub coverage: Option<CoverageReport>,
+}
+
+/// The spec coverage of a run's cases, in brief: the figures per dialect
+/// and operation and what no case exercises (`ipconform coverage` has the
+/// full detail, with the cases behind each item).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageReport {
+    pub summary: CoverageFigures,
+    pub dialects: Vec<DialectCoverageReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageFigures {
+    pub parameters_exercised: usize,
+    pub parameters_total: usize,
+    pub errors_exercised: usize,
+    pub errors_total: usize,
+    /// Rows no request can produce, left out of `errors_total`.
+    pub not_producible: usize,
+    /// Rounded down to a tenth.
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialectCoverageReport {
+    pub dialect: String,
+    pub summary: CoverageFigures,
+    pub operations: Vec<OperationCoverageReport>,
+    /// The dialect's common error rows no case expects.
+    pub unexercised_common_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationCoverageReport {
+    pub operation: String,
+    pub summary: CoverageFigures,
+    /// Documented parameters no case sends.
+    pub unexercised_parameters: Vec<String>,
+    /// Documented, producible error codes no case expects.
+    pub unexercised_errors: Vec<String>,
+}
+
+impl CoverageFigures {
+    fn of(t: &crate::coverage::Tally) -> CoverageFigures {
+        CoverageFigures {
+            parameters_exercised: t.parameters.exercised,
+            parameters_total: t.parameters.total,
+            errors_exercised: t.errors.exercised,
+            errors_total: t.errors.total,
+            not_producible: t.not_producible,
+            percent: t.percent,
+        }
+    }
+}
+
+impl CoverageReport {
+    pub fn build(c: &crate::coverage::Coverage) -> CoverageReport {
+        let missing = |rows: &[crate::coverage::ErrorCoverage]| {
+            rows.iter()
+                .filter(|r| r.producible && !r.exercised)
+                .map(|r| r.code.clone())
+                .collect()
+        };
+        CoverageReport {
+            summary: CoverageFigures::of(&c.summary),
+            dialects: c
+                .dialects
+                .iter()
+                .map(|d| DialectCoverageReport {
+                    dialect: d.dialect.to_string(),
+                    summary: CoverageFigures::of(&d.summary),
+                    operations: d
+                        .operations
+                        .iter()
+                        .map(|o| OperationCoverageReport {
+                            operation: o.operation.clone(),
+                            summary: CoverageFigures::of(&o.summary),
+                            unexercised_parameters: o
+                                .parameters
+                                .iter()
+                                .filter(|p| !p.exercised)
+                                .map(|p| p.name.clone())
+                                .collect(),
+                            unexercised_errors: missing(&o.errors),
+                        })
+                        .collect(),
+                    unexercised_common_errors: d
+                        .common
+                        .errors
+                        .iter()
+                        .filter(|e| e.row.producible && !e.row.exercised)
+                        .map(|e| e.row.code.clone())
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -369,6 +473,7 @@ impl RunReport {
             summary,
             by_dialect,
             results: cases,
+            coverage: info.coverage.as_ref().map(CoverageReport::build),
         }
     }
 
@@ -645,6 +750,14 @@ pub(crate) mod samples {
             targets: vec!["emulator".into()],
             cases: 6,
             version: "0.1.0",
+            // The project's own cases: every renderer sees a real coverage.
+            coverage: Some(crate::coverage::Coverage::compute(
+                crate::spec::SpecSet::embedded(),
+                &crate::case::load_dir(
+                    &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases"),
+                )
+                .unwrap_or_else(|d| panic!("{d}")),
+            )),
         };
         RunReport::build(
             &info,
