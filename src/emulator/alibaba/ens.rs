@@ -179,7 +179,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
     let ips = p.ipv4_list("PrivateIpAddress");
     call.state
         .world()
-        .unassign(&call.scope(&Ens, None), eni_id, &ips, Visibility::Immediate)
+        .unassign_in_any_state(&call.scope(&Ens, None), eni_id, &ips, Visibility::Immediate)
         .map_err(world_error(call))?;
     Ok(object([("RequestId", call.request_id.into())]))
 }

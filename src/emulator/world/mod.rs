@@ -1011,8 +1011,35 @@ impl World {
         ips: &[Ipv4Addr],
         visibility: Visibility,
     ) -> Result<(), WorldError> {
+        self.unassign_checked(scope, eni_id, ips, visibility, true)
+    }
+
+    /// Like [`World::unassign`], without the ENI and instance state checks:
+    /// ENS documents no state code for its Unassign (seed 002), so an
+    /// Attaching ENI or one of a Stopping instance is judged on its
+    /// addresses alone.
+    pub fn unassign_in_any_state(
+        &mut self,
+        scope: &Scope<'_>,
+        eni_id: &str,
+        ips: &[Ipv4Addr],
+        visibility: Visibility,
+    ) -> Result<(), WorldError> {
+        self.unassign_checked(scope, eni_id, ips, visibility, false)
+    }
+
+    fn unassign_checked(
+        &mut self,
+        scope: &Scope<'_>,
+        eni_id: &str,
+        ips: &[Ipv4Addr],
+        visibility: Visibility,
+        check_states: bool,
+    ) -> Result<(), WorldError> {
         let eni = self.eni(scope, eni_id)?;
-        self.check_states(eni)?;
+        if check_states {
+            self.check_states(eni)?;
+        }
         self.check_idle(eni)?;
         let subnet = &self.subnets[&eni.subnet];
         for &ip in ips {
