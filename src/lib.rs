@@ -17,6 +17,7 @@ pub mod bench;
 pub mod case;
 pub mod diag;
 pub mod lint;
+pub mod portable;
 pub mod project;
 pub mod report;
 pub mod run;
