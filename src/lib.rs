@@ -15,6 +15,7 @@ pub mod fixtures;
 
 pub mod bench;
 pub mod case;
+pub mod compare;
 pub mod diag;
 pub mod lint;
 pub mod portable;

@@ -151,7 +151,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        if name == "worlds" || name == "portable" {
+        if name == "worlds" || name == crate::portable::FOLDER {
             continue;
         }
         let folder_dialect = match name.parse::<DialectId>() {

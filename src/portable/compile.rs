@@ -414,11 +414,18 @@ impl Compiler<'_> {
                         ),
                     )
                     .at(&self.file.text, step.expect.line, step.col)
-                    .with_hint(format!(
-                        "expect one of the kinds its catalog has ({}), or give {} its own `per_dialect` expectation",
-                        kinds.join(", "),
-                        self.dialect()
-                    ));
+                    .with_hint(if step.expect.per_dialect.contains_key(&self.dialect()) {
+                        format!(
+                            "its `per_dialect` expectation must be one of the kinds the catalog has: {}",
+                            kinds.join(", ")
+                        )
+                    } else {
+                        format!(
+                            "expect one of the kinds its catalog has ({}), or give {} its own `per_dialect` expectation",
+                            kinds.join(", "),
+                            self.dialect()
+                        )
+                    });
                     return Err(Problem::Error(Box::new(d)));
                 }
                 Ok(Expect::Error {
