@@ -677,16 +677,19 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
         "isDefault".into(),
         (eni.eni_type == EniType::Primary).into(),
     );
-    m.insert("deviceName".into(), device_name(eni).into());
+    // Only an attached interface has a device and a server (the spec's
+    // rendering assumption; seed 004's example is an attached one).
+    if eni.instance.is_some() {
+        m.insert("deviceName".into(), device_name(eni).into());
+    }
     m.insert("networkInterfaceStatus".into(), status(eni));
-    m.insert(
-        "instanceType".into(),
-        json!({"code": "VSVR", "codeName": "Server (VPC)"}),
-    );
-    m.insert(
-        "instanceNo".into(),
-        eni.instance.clone().unwrap_or_default().into(),
-    );
+    if let Some(instance) = &eni.instance {
+        m.insert(
+            "instanceType".into(),
+            json!({"code": "VSVR", "codeName": "Server (VPC)"}),
+        );
+        m.insert("instanceNo".into(), instance.clone().into());
+    }
     m.insert("ip".into(), eni.primary_ip.to_string().into());
     m.insert("macAddress".into(), eni.mac.to_ascii_uppercase().into());
     m.insert("enableFlowLog".into(), false.into());
