@@ -574,6 +574,10 @@ fn compare_marks_a_wrong_documented_outcome_and_exits_one() {
     let html = std::fs::read_to_string(run.join("comparison.html")).unwrap();
     assert!(html.contains("-outcome: primary-ip (1002107)"), "{html}");
     assert!(html.contains("+outcome: ok (HTTP 200, no error)"));
+    assert!(
+        html.contains("give it a `per_dialect` expectation"),
+        "{html}"
+    );
 
     // Fixed, it conforms; and one dialect can be compared alone.
     let fixed = WRONG_PER_DIALECT.replace(

@@ -113,7 +113,7 @@ table#matrix{border-collapse:collapse;margin:1em 0}
 #matrix tr.differs-in-state th[scope=row]{border-left:4px solid #f5c16c}
 .flag.state{background:#f5c16c;color:#1b1b1b}
 .flag{display:inline-block;background:#d97706;color:#fff;border-radius:3px;padding:0 .4em;font-size:11px;margin-left:.4em}
-.title{color:#555;font-size:12px;max-width:28em}
+.title{color:#555;font-size:12px;font-weight:400;max-width:28em}
 .cell a{color:inherit;text-decoration:none;display:block}
 .cell .outcome{font-weight:600}.cell .meta{display:block;color:#555;font-size:12px}
 .cell.fails{background:#fde8e8}.cell.outcome-na{background:#f6f6f6;color:#888}

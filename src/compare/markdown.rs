@@ -45,22 +45,20 @@ pub fn headline(doc: &Comparison) -> String {
         "every cell that ran met its vendor's documented contract".to_string()
     } else {
         format!(
-            "{} cell{} did not meet its vendor's documented contract (✗)",
-            s.failing,
-            if s.failing == 1 { "" } else { "s" }
+            "{} not meet its vendor's documented contract (✗)",
+            count(s.failing, "cell did", "cells did")
         )
     };
     format!(
-        "Run `{}` on {}, ipconform {}: {} scenarios × {} columns; {} cells ran, {} not applicable; {verdict}; **{} row{} differ across vendors**, {} more in state.",
+        "Run `{}` on {}, ipconform {}: {} × {}; {} ran, {} not applicable; {verdict}; **{} across vendors**, {} more in state.",
         doc.run.run_id,
         targets.join(", "),
         doc.run.version,
-        s.rows,
-        s.columns,
-        s.conforming + s.failing,
+        count(s.rows, "scenario", "scenarios"),
+        count(s.columns, "column", "columns"),
+        count(s.conforming + s.failing, "cell", "cells"),
         s.not_applicable,
-        s.differing_rows,
-        if s.differing_rows == 1 { "" } else { "s" },
+        count(s.differing_rows, "row differs", "rows differ"),
         s.state_differing_rows,
     )
 }
@@ -178,6 +176,11 @@ fn not_applicable(doc: &Comparison) -> String {
         );
     }
     out
+}
+
+/// `1 row differs`, `9 rows differ`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn one_line(text: &str) -> String {

@@ -480,11 +480,21 @@ impl<'s> Runner<'s> {
             check::judge(&step.expect, &decoded, lookup, documented, actual_kind)
         };
         record.diff = verdict.diff().map(|diff| {
-            format!(
-                "{diff}\nto accept the actual behaviour, edit the `expect` of the step at {}:{}; \
-                 if only this target behaves so, add `deviations: {{{}: \"why\"}}` to the case",
-                file.display, step.line, endpoint.target
-            )
+            // A portable scenario has no deviations: a vendor whose
+            // documents promise another outcome gets its own expectation.
+            if file.group.starts_with(&format!("{}.", crate::portable::FOLDER)) {
+                format!(
+                    "{diff}\nto accept the actual behaviour, edit the `expect` of the scenario's step at {}:{}; \
+                     if only {} behaves so and its documents say it, give it a `per_dialect` expectation with `why`",
+                    file.display, step.line, file.dialect
+                )
+            } else {
+                format!(
+                    "{diff}\nto accept the actual behaviour, edit the `expect` of the step at {}:{}; \
+                     if only this target behaves so, add `deviations: {{{}: \"why\"}}` to the case",
+                    file.display, step.line, endpoint.target
+                )
+            }
         });
         record.findings = self.contract_findings(file, step, &decoded);
         self.capture(step, &decoded, scope, &mut record);
