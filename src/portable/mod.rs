@@ -60,6 +60,7 @@ pub const NEUTRAL_FIXTURES: &[(&str, &str)] = &[
     ("subnet.taken_ip", "a secondary of `eni.with_secondaries`"),
     ("subnet.taken_ip_2", "its other secondary"),
     ("subnet.outside_ip", "an address outside that subnet (inside its network where the vendor has one)"),
+    ("subnet.reserved_ip", "an address of that subnet the vendor reserves and never hands out"),
 ];
 
 /// The neutral names that are interfaces (what a step acts on).
