@@ -349,3 +349,24 @@ fn a_binding_is_checked_against_its_dialects_specs() {
     let err = binding_error(&good.replace("operations:", "operation:"));
     assert!(err.contains("unknown field `operation`"), "{err}");
 }
+
+#[test]
+fn no_panic_on_any_cut_of_the_projects_scenario_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/portable");
+    let files = super::load_dir(&dir).unwrap_or_else(|d| panic!("{d}"));
+    assert!(!files.is_empty());
+    for file in &files {
+        // Every prefix at a line boundary and some inside lines: the loader
+        // and the compiler answer each with a result, never a panic.
+        let cuts = file
+            .text
+            .char_indices()
+            .filter(|(i, c)| *c == '\n' || i % 97 == 0)
+            .map(|(i, _)| i);
+        for cut in cuts {
+            if let Ok(parsed) = parse_file(&file.path, file.text[..cut].to_string()) {
+                let _ = compile(std::slice::from_ref(&parsed), SpecSet::embedded());
+            }
+        }
+    }
+}
