@@ -15,9 +15,11 @@ pub mod fixtures;
 
 pub mod bench;
 pub mod case;
+pub mod compare;
 pub mod coverage;
 pub mod diag;
 pub mod lint;
+pub mod portable;
 pub mod project;
 pub mod report;
 pub mod run;

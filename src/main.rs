@@ -34,6 +34,14 @@ Exit codes:
   2  invalid input: a spec, case, world or fixtures file that does not load, or bad arguments
   3  environment: cannot bind, cannot write the reports, the runtime failed";
 
+const COMPARE_EXIT_CODES: &str = "\
+Exit codes:
+  0  every cell that ran met its vendor's documented contract (cells that do not apply count as met)
+  1  some cell did not (its detail in comparison.html has the diff)
+  2  invalid input: a spec, case, scenario, binding or world file that does not load, an unknown
+     dialect, or no scenario matching the filters
+  3  environment: cannot write the reports, the runtime failed";
+
 #[derive(Parser)]
 #[command(name = "ipconform", version, about = "Contract-conformance harness and emulator for cloud secondary private IP APIs", after_help = EXIT_CODES)]
 struct Cli {
@@ -91,6 +99,26 @@ enum Command {
         /// Also print the details of known deviations.
         #[arg(long, short)]
         verbose: bool,
+    },
+    /// Run every portable scenario on every dialect side by side; write
+    /// comparison.json, comparison.md and comparison.html.
+    #[command(after_help = COMPARE_EXIT_CODES)]
+    Compare {
+        #[command(flatten)]
+        inputs: Inputs,
+        /// Compare only these dialects (repeat it); default: every dialect
+        /// with a portable binding.
+        #[arg(long = "dialect", value_name = "DIALECT")]
+        dialects: Vec<String>,
+        /// Run only scenarios whose `portable.<file>::<id>` contains one of these.
+        #[arg(long = "filter", value_name = "TEXT")]
+        filters: Vec<String>,
+        /// Cells run at once on the emulator.
+        #[arg(long, default_value_t = 8)]
+        jobs: usize,
+        /// Where `<run-id>/comparison.{json,md,html}` go.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
     },
     /// Check every case against the specs; non-zero on any finding.
     #[command(after_help = EXIT_CODES)]
@@ -201,6 +229,19 @@ fn main() -> ExitCode {
             jobs,
             report_dir,
             verbose,
+        })),
+        Command::Compare {
+            inputs,
+            dialects,
+            filters,
+            jobs,
+            report_dir,
+        } => runtime.block_on(compare(CompareArgs {
+            inputs,
+            dialects,
+            selection: ipconform::compare::Selection { filters },
+            jobs,
+            report_dir,
         })),
         Command::Lint { inputs } => lint(&inputs),
         Command::Coverage {
@@ -363,6 +404,89 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         .await
         .with_context(|| format!("failed to write the reports under {}", dir.display()))?;
     Ok(if summary.all_conform() {
+        exit::CONFORMS
+    } else {
+        exit::NONCONFORMING
+    })
+}
+
+struct CompareArgs {
+    inputs: Inputs,
+    dialects: Vec<String>,
+    selection: ipconform::compare::Selection,
+    jobs: usize,
+    report_dir: PathBuf,
+}
+
+async fn compare(args: CompareArgs) -> Result<u8, Failure> {
+    use ipconform::compare::{self, Column};
+    let project = Project::load(&paths(&args.inputs)).map_err(invalid)?;
+    let mut dialects = Vec::new();
+    for name in &args.dialects {
+        let dialect: ipconform::dialect::DialectId = name
+            .parse()
+            .map_err(|e: String| invalid(anyhow::anyhow!("--dialect: {e}")))?;
+        if project.specs.binding(dialect).is_none() {
+            return Err(invalid(anyhow::anyhow!(
+                "--dialect {dialect}: it has no portable binding (specs/{dialect}/_portable.yaml)"
+            )));
+        }
+        if !dialects.contains(&dialect) {
+            dialects.push(dialect);
+        }
+    }
+    if dialects.is_empty() {
+        dialects = ipconform::dialect::DialectId::ALL
+            .iter()
+            .copied()
+            .filter(|d| project.specs.binding(*d).is_some())
+            .collect();
+    }
+    let plans = args.selection.pick(&project.plans);
+    if plans.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "no portable scenario matches the filters (scenarios live in {}/portable/)",
+            args.inputs.cases.display()
+        )));
+    }
+    // One target today; `--target PROFILE` adds more, each a column per dialect.
+    let targets = [Target::Emulator {
+        world: project.world.clone(),
+        specs: project.specs,
+    }];
+    let columns: Vec<Column<'_>> = targets
+        .iter()
+        .flat_map(|target| {
+            dialects
+                .iter()
+                .map(move |&dialect| Column { target, dialect })
+        })
+        .collect();
+    let info = compare::RunInfo {
+        run_id: report::new_run_id(),
+        started_at: chrono::Utc::now().to_rfc3339(),
+    };
+    let dir = args.report_dir.join(&info.run_id);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
+    let runner = Runner::new(project.specs);
+    let doc = compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await;
+    let markdown = compare::markdown::render(&doc);
+    let json = serde_json::to_string_pretty(&doc).context("failed to render comparison.json")?;
+    let html = compare::html::render(&doc, &compare::html::StepsDetail);
+    for (name, text) in [
+        ("comparison.json", json.as_str()),
+        ("comparison.md", markdown.as_str()),
+        ("comparison.html", html.as_str()),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+    }
+    println!("{}\n", compare::markdown::headline(&doc));
+    print!("{}", compare::markdown::matrix(&doc));
+    println!("\nreports: {}/comparison.{{json,md,html}}", dir.display());
+    Ok(if doc.summary.all_conform() {
         exit::CONFORMS
     } else {
         exit::NONCONFORMING

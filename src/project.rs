@@ -1,5 +1,7 @@
-//! The project's inputs loaded together: specs, cases and the reference
-//! world, with every problem of all three reported at once.
+//! The project's inputs loaded together: specs, cases, portable scenarios
+//! and the reference world, with every problem reported at once. The
+//! scenarios of `cases/portable/` are compiled for every dialect with a
+//! binding and join the cases, so that every command sees them as cases.
 
 use std::path::{Path, PathBuf};
 
@@ -32,7 +34,11 @@ pub struct Project {
     /// Loaded once for the process: the runner and every emulator the run
     /// starts share them.
     pub specs: &'static SpecSet,
+    /// The dialects' case files, then the portable scenarios compiled per
+    /// dialect.
     pub cases: Vec<CaseFile>,
+    /// One plan per portable scenario: what `compare` runs and shows.
+    pub plans: Vec<crate::portable::ScenarioPlan>,
     pub world: WorldFile,
 }
 
@@ -43,22 +49,37 @@ impl Project {
             None => Ok(SpecSet::embedded()),
         };
         let cases = crate::case::load_dir(&paths.cases);
+        let scenarios = crate::portable::load_dir(&paths.cases.join(crate::portable::FOLDER));
         let world = match &paths.world {
             Some(path) => load_world(path),
             None => WorldFile::builtin().map_err(|e| Diagnostic::new("world", e.to_string())),
         };
-        match (specs, cases, world) {
-            (Ok(specs), Ok(cases), Ok(world)) => Ok(Project {
-                specs,
-                cases,
-                world,
-            }),
-            (specs, cases, world) => {
+        // Scenarios compile against the specs' bindings, so only once the
+        // specs have loaded.
+        let compiled = match (&specs, scenarios) {
+            (Ok(specs), Ok(files)) => crate::portable::compile(&files, specs),
+            (Err(_), Ok(_)) => Ok(Default::default()),
+            (_, Err(d)) => Err(d),
+        };
+        match (specs, cases, compiled, world) {
+            (Ok(specs), Ok(mut cases), Ok(compiled), Ok(world)) => {
+                cases.extend(compiled.case_files);
+                Ok(Project {
+                    specs,
+                    cases,
+                    plans: compiled.plans,
+                    world,
+                })
+            }
+            (specs, cases, compiled, world) => {
                 let mut all = Vec::new();
                 if let Err(d) = specs {
                     all.extend(d.0);
                 }
                 if let Err(d) = cases {
+                    all.extend(d.0);
+                }
+                if let Err(d) = compiled {
                     all.extend(d.0);
                 }
                 if let Err(d) = world {

@@ -452,6 +452,23 @@ fn coverage(args: &[&str], cases: &Path) -> Output {
         .expect("ipconform runs")
 }
 
+/// `ipconform compare` over `cases`, its reports under `reports`.
+fn compare(cases: &Path, reports: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipconform"))
+        .arg("compare")
+        .arg("--specs")
+        .arg(root().join("specs"))
+        .arg("--world")
+        .arg(root().join("cases/worlds/default.yaml"))
+        .arg("--cases")
+        .arg(cases)
+        .arg("--report-dir")
+        .arg(reports)
+        .args(extra)
+        .output()
+        .expect("ipconform runs")
+}
+
 /// The lines of the "what no case exercises" section of one operation.
 fn gap_section<'t>(text: &'t str, title: &str) -> &'t str {
     let start = text
@@ -544,4 +561,163 @@ fn a_reader_that_goes_away_ends_the_output_quietly_not_with_a_panic() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(3), "{stderr}");
+}
+
+/// The one run folder under `reports`.
+fn only_run(reports: &Path) -> PathBuf {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs.remove(0)
+}
+
+#[test]
+fn compare_writes_three_files_with_every_scenario_on_every_dialect() {
+    let reports = tempfile::tempdir().unwrap();
+    let out = compare(&root().join("cases"), reports.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("| scenario | alibaba-ecs | alibaba-ens | tencent-vpc-v2 | naver-vpc |"),
+        "{stdout}"
+    );
+    let run = only_run(reports.path());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("comparison.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["kind"], "ipconform-comparison");
+    let rows = doc["rows"].as_array().unwrap();
+    let scenarios: usize = std::fs::read_dir(root().join("cases/portable"))
+        .unwrap()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            text.lines().filter(|l| l.starts_with("  - id: ")).count()
+        })
+        .sum();
+    assert_eq!(rows.len(), scenarios);
+    for row in rows {
+        let dialects: Vec<&str> = row["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["dialect"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dialects,
+            ["alibaba-ecs", "alibaba-ens", "tencent-vpc-v2", "naver-vpc"],
+            "{}",
+            row["scenario"]
+        );
+    }
+    let differing: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["differs"] == true)
+        .map(|r| r["scenario"].as_str().unwrap())
+        .collect();
+    assert!(differing.len() >= 3, "{differing:?}");
+    // Porting surprises come first.
+    assert!(rows[..differing.len()].iter().all(|r| r["differs"] == true));
+    let md = std::fs::read_to_string(run.join("comparison.md")).unwrap();
+    assert!(md.contains("⚠ differs"), "{md}");
+    assert!(md.contains("## Legend"), "{md}");
+    let html = std::fs::read_to_string(run.join("comparison.html")).unwrap();
+    assert!(html.contains("<table id=\"matrix\">"));
+    assert!(html.contains("id=\"legend\""));
+    assert!(html.contains("class=\"cell outcome-ip-in-use conforms\""));
+}
+
+const WRONG_PER_DIALECT: &str = "\
+source: test
+scenarios:
+  - id: absent-unassign
+    title: releasing an address the interface does not hold
+    steps:
+      - unassign: eni.available
+        ips: ['{{subnet.free_ip}}']
+        observe: true
+        expect:
+          kind: ip-not-assigned
+          per_dialect:
+            naver-vpc: {expect: {kind: primary-ip}, why: deliberately wrong}
+";
+
+#[test]
+fn compare_marks_a_wrong_documented_outcome_and_exits_one() {
+    let cases = dialect_cases_with("portable", WRONG_PER_DIALECT);
+    let reports = tempfile::tempdir().unwrap();
+    let out = compare(cases.path(), reports.path(), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("✗ ok* · 200"), "{stdout}");
+    let run = only_run(reports.path());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("comparison.json")).unwrap())
+            .unwrap();
+    let cells = doc["rows"][0]["cells"].as_array().unwrap();
+    let naver = cells.iter().find(|c| c["dialect"] == "naver-vpc").unwrap();
+    assert_eq!(naver["conforms"], false);
+    assert_eq!(naver["observed"]["outcome"], "ok");
+    let ecs = cells
+        .iter()
+        .find(|c| c["dialect"] == "alibaba-ecs")
+        .unwrap();
+    assert_eq!(ecs["conforms"], true);
+    assert_eq!(ecs["observed"]["code"], "InvalidIp.IpUnassigned");
+    // The detail shows the diff in outcome terms.
+    let html = std::fs::read_to_string(run.join("comparison.html")).unwrap();
+    assert!(html.contains("-outcome: primary-ip (1002107)"), "{html}");
+    assert!(html.contains("+outcome: ok (HTTP 200, no error)"));
+    assert!(
+        html.contains("give it a `per_dialect` expectation"),
+        "{html}"
+    );
+
+    // Fixed, it conforms; and one dialect can be compared alone.
+    let fixed = WRONG_PER_DIALECT.replace(
+        "{expect: {kind: primary-ip}, why: deliberately wrong}",
+        "{expect: ok, why: \"the guides: no error\"}",
+    );
+    let cases = dialect_cases_with("portable", &fixed);
+    let reports = tempfile::tempdir().unwrap();
+    let out = compare(cases.path(), reports.path(), &["--dialect", "naver-vpc"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("| scenario | naver-vpc |"), "{stdout}");
+}
+
+#[test]
+fn compare_refuses_an_unknown_dialect_and_an_empty_selection() {
+    let reports = tempfile::tempdir().unwrap();
+    let out = compare(
+        &root().join("cases"),
+        reports.path(),
+        &["--dialect", "aws-ec2"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown dialect `aws-ec2`"));
+    let out = compare(
+        &root().join("cases"),
+        reports.path(),
+        &["--filter", "no-such-scenario"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no portable scenario matches"));
 }

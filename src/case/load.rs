@@ -129,7 +129,8 @@ struct RawError {
 }
 
 /// Loads every case file under `dir` (one folder per dialect; `worlds/`
-/// holds emulator fixtures and is skipped). Reports all problems at once.
+/// holds emulator fixtures and `portable/` vendor-neutral scenarios, which
+/// [`crate::portable`] reads: both are skipped). Reports all problems at once.
 pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
@@ -150,7 +151,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        if name == "worlds" {
+        if name == "worlds" || name == crate::portable::FOLDER {
             continue;
         }
         let folder_dialect = match name.parse::<DialectId>() {
@@ -429,6 +430,7 @@ fn convert_case(
         .map(|r| Requires {
             fixtures: r.fixtures.clone(),
             powers: r.powers.clone(),
+            not_applicable: None,
         })
         .unwrap_or_default();
     Case {
@@ -829,6 +831,7 @@ fn convert_steps(
                     codes,
                     numeric_code: err.numeric_code,
                     message,
+                    kind: None,
                 }
             }
             Some(RawExpect {

@@ -19,6 +19,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::dialect::{DialectId, Method};
+use crate::spec::Kind;
 
 pub use load::{load_dir, load_file, parse_file};
 pub use matcher::{Expected, Matcher, Var, Vars};
@@ -126,6 +127,11 @@ pub enum Expect {
         codes: Vec<String>,
         numeric_code: Option<i64>,
         message: Option<Regex>,
+        /// A neutral outcome (portable scenarios): any code whose catalog
+        /// entry has this kind is accepted, templated codes included;
+        /// `codes` then lists the catalog's codes of that kind, for the
+        /// diff and the lint.
+        kind: Option<Kind>,
     },
 }
 
@@ -239,6 +245,10 @@ pub fn list_element_name(pattern: &str, index: u32) -> String {
 pub struct Requires {
     pub fixtures: Vec<String>,
     pub powers: Vec<Power>,
+    /// Why the case cannot be expressed in its dialect at all (a portable
+    /// scenario that needs what the dialect's API does not offer): it is
+    /// skipped everywhere, with this reason.
+    pub not_applicable: Option<String>,
 }
 
 /// A capability of a target beyond serving the API.

@@ -1,6 +1,9 @@
 //! Body paths: `AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress[0]`.
 //!
-//! Dot-separated keys, `[n]` to index an array, `[*]` to map over one. The
+//! Dot-separated keys, `[n]` to index an array, `[*]` to map over one,
+//! `[?key=value]` to keep the items whose `key` reads `value` (the
+//! secondaries of `PrivateIpSet[?Primary=false]`: the vendors mark the
+//! primary with a flag, not a position, so a position cannot pick it). The
 //! same path must work on a JSON body and on an XML body turned into JSON,
 //! where one child element cannot be told from a list of one: so `[0]` on a
 //! non-array is the node itself and `[*]` on a non-array is a list of it.
@@ -14,6 +17,9 @@ enum Segment {
     Key(String),
     Index(usize),
     All,
+    /// `[?key=value]`: the items whose `key` has this text (a number or a
+    /// boolean compared as its text, as XML gives it).
+    Filter(String, String),
 }
 
 /// A parsed body path; parse once at load, select many times.
@@ -48,8 +54,19 @@ impl BodyPath {
                 let inner = &rest[1..close];
                 segments.push(match inner {
                     "*" => Segment::All,
+                    filter if filter.starts_with('?') => {
+                        let (key, value) = filter[1..].split_once('=').ok_or_else(|| {
+                            format!("`[{filter}]` in path `{text}` must read `[?key=value]`")
+                        })?;
+                        if key.is_empty() {
+                            return Err(format!(
+                                "`[{filter}]` in path `{text}` names no key; write `[?key=value]`"
+                            ));
+                        }
+                        Segment::Filter(key.to_string(), value.to_string())
+                    }
                     n => Segment::Index(n.parse().map_err(|_| {
-                        format!("`[{n}]` in path `{text}` must be `[*]` or a number such as `[0]`")
+                        format!("`[{n}]` in path `{text}` must be `[*]`, `[?key=value]` or a number such as `[0]`")
                     })?),
                 });
                 rest = &rest[close + 1..];
@@ -60,7 +77,9 @@ impl BodyPath {
                 }
             }
         }
-        let fans_out = segments.contains(&Segment::All);
+        let fans_out = segments
+            .iter()
+            .any(|s| matches!(s, Segment::All | Segment::Filter(..)));
         Ok(BodyPath {
             text: text.to_string(),
             segments,
@@ -72,8 +91,15 @@ impl BodyPath {
         &self.text
     }
 
-    /// The value at this path, `None` when absent. A path with `[*]` yields
-    /// an array of what each element holds (elements lacking it are skipped).
+    /// Whether the path selects a list (it has `[*]` or a filter): such a
+    /// path always yields an array, possibly empty.
+    pub fn fans_out(&self) -> bool {
+        self.fans_out
+    }
+
+    /// The value at this path, `None` when absent. A path with `[*]` or a
+    /// filter yields an array of what each kept element holds (elements
+    /// lacking it are skipped).
     pub fn select(&self, root: &Value) -> Option<Value> {
         if !self.fans_out {
             return select_single(root, &self.segments).cloned();
@@ -114,6 +140,14 @@ fn select_many<'a>(node: &'a Value, segments: &[Segment], out: &mut Vec<&'a Valu
             }
         }
         (Segment::All, other) => select_many(other, rest, out),
+        (Segment::Filter(key, value), Value::Array(items)) => {
+            for item in items.iter().filter(|i| field_reads(i, key, value)) {
+                select_many(item, rest, out);
+            }
+        }
+        (Segment::Filter(key, value), other) if field_reads(other, key, value) => {
+            select_many(other, rest, out);
+        }
         (Segment::Key(k), Value::Object(map)) => {
             if let Some(child) = map.get(k) {
                 select_many(child, rest, out);
@@ -126,6 +160,16 @@ fn select_many<'a>(node: &'a Value, segments: &[Segment], out: &mut Vec<&'a Valu
         }
         (Segment::Index(0), other) => select_many(other, rest, out),
         _ => {}
+    }
+}
+
+/// Whether `item` is an object whose `key` holds `value` as text.
+fn field_reads(item: &Value, key: &str, value: &str) -> bool {
+    match item.get(key) {
+        Some(Value::String(s)) => s == value,
+        Some(Value::Number(n)) => n.to_string() == value,
+        Some(Value::Bool(b)) => value == if *b { "true" } else { "false" },
+        _ => false,
     }
 }
 
@@ -155,6 +199,34 @@ mod tests {
             BodyPath::parse("Set.Ip[*]").unwrap().select(&body),
             Some(json!(["10.0.0.1"]))
         );
+    }
+
+    #[test]
+    fn filters_keep_matching_items_in_json_and_xml() {
+        let body = json!({"S": [
+            {"ip": "10.0.0.1", "Primary": true},
+            {"ip": "10.0.0.2", "Primary": false},
+            {"ip": "10.0.0.3", "Primary": "false"},
+            {"ip": "10.0.0.4"}
+        ]});
+        let secondaries = BodyPath::parse("S[?Primary=false].ip").unwrap();
+        assert!(secondaries.fans_out());
+        assert_eq!(
+            secondaries.select(&body),
+            Some(json!(["10.0.0.2", "10.0.0.3"]))
+        );
+        let primary = BodyPath::parse("S[?Primary=true].ip").unwrap();
+        assert_eq!(primary.select(&body), Some(json!(["10.0.0.1"])));
+        // Nothing kept is an empty list, not an absent value.
+        let none = BodyPath::parse("S[?Primary=maybe].ip").unwrap();
+        assert_eq!(none.select(&body), Some(json!([])));
+        // One XML element is a list of one.
+        let one = json!({"S": {"ip": "10.0.0.9", "Primary": "true"}});
+        assert_eq!(primary.select(&one), Some(json!(["10.0.0.9"])));
+        assert!(BodyPath::parse("S[?Primary].ip")
+            .unwrap_err()
+            .contains("[?key=value]"));
+        assert!(BodyPath::parse("S[?=x].ip").unwrap_err().contains("no key"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use similar::TextDiff;
 use crate::case::matcher::Lookup;
 use crate::case::Expect;
 use crate::dialect::Decoded;
+use crate::spec::Kind;
 
 /// The two views of one step, and whether they agree.
 #[derive(Debug, Default)]
@@ -63,12 +64,14 @@ pub fn accept_hint(location: &str, target: &str) -> String {
 
 /// Judges `got` against `expect`; `documented_status` is the status the
 /// operation's catalog gives an expected error code, used when the case
-/// does not name one.
+/// does not name one, and `actual_kind` the neutral kind the catalog gives
+/// the code that came (what an expectation of a kind is judged by).
 pub fn judge(
     expect: &Expect,
     got: &Decoded,
     lookup: Lookup<'_>,
     documented_status: Option<u16>,
+    actual_kind: Option<Kind>,
 ) -> Verdict {
     let mut v = Verdict::default();
     let actual_error = got
@@ -106,6 +109,7 @@ pub fn judge(
             codes,
             numeric_code,
             message,
+            kind,
         } => {
             if let Some(status) = status.or(documented_status) {
                 v.line(
@@ -114,15 +118,34 @@ pub fn judge(
                 );
             }
             let actual_code = got.error.as_ref().map(|e| e.code.as_str());
-            let expected = match codes.as_slice() {
-                [one] => format!("code: {one}"),
-                several => format!("code: any of {}", several.join(" | ")),
-            };
-            v.line(
-                expected,
-                (!codes.iter().any(|c| Some(c.as_str()) == actual_code))
-                    .then(|| format!("code: {}", actual_code.unwrap_or("(no error)"))),
-            );
+            let listed = codes.iter().any(|c| Some(c.as_str()) == actual_code);
+            match kind {
+                // A neutral outcome: the vendor's code is one of the kind's,
+                // which the line shows on both sides.
+                Some(kind) => {
+                    let holds = listed || (actual_code.is_some() && actual_kind == Some(*kind));
+                    v.line(
+                        format!("outcome: {kind} ({})", shorten(codes)),
+                        (!holds).then(|| match actual_code {
+                            Some(code) => format!(
+                                "outcome: {} ({code})",
+                                actual_kind.map_or("undocumented", Kind::as_str)
+                            ),
+                            None => format!("outcome: ok (HTTP {}, no error)", got.status),
+                        }),
+                    );
+                }
+                None => {
+                    let expected = match codes.as_slice() {
+                        [one] => format!("code: {one}"),
+                        several => format!("code: any of {}", several.join(" | ")),
+                    };
+                    v.line(
+                        expected,
+                        (!listed).then(|| format!("code: {}", actual_code.unwrap_or("(no error)"))),
+                    );
+                }
+            }
             if let Some(number) = numeric_code {
                 let actual = got.error.as_ref().and_then(|e| e.number);
                 v.line(
@@ -148,6 +171,21 @@ pub fn judge(
     v
 }
 
+/// A kind's codes for one diff line: the first few, then how many more.
+fn shorten(codes: &[String]) -> String {
+    const SHOWN: usize = 4;
+    let mut text = codes
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if codes.len() > SHOWN {
+        text.push_str(&format!(" | … {} more", codes.len() - SHOWN));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +204,7 @@ mod tests {
             codes: vec!["InvalidEniId.NotFound".into()],
             numeric_code: None,
             message: None,
+            kind: None,
         };
         let got = Decoded {
             status: 403,
@@ -177,7 +216,7 @@ mod tests {
                 message: "m".into(),
             }),
         };
-        let v = judge(&expect, &got, &none, None);
+        let v = judge(&expect, &got, &none, None, None);
         assert_eq!(v.mismatches, 2);
         let diff = v.diff().unwrap();
         assert!(diff.contains("-code: InvalidEniId.NotFound"), "{diff}");
@@ -200,7 +239,7 @@ mod tests {
             xml: false,
             error: None,
         };
-        let v = judge(&expect, &got, &none, None);
+        let v = judge(&expect, &got, &none, None, None);
         assert_eq!(v.mismatches, 1);
         let diff = v.diff().unwrap();
         assert!(diff.contains("-body.A[*]: length 1"), "{diff}");
@@ -218,6 +257,7 @@ mod tests {
             codes: vec!["InvalidVpc.NotFound".into()],
             numeric_code: Some(5000),
             message: None,
+            kind: None,
         };
         let got = Decoded {
             status: 200,
@@ -229,13 +269,81 @@ mod tests {
                 message: "m".into(),
             }),
         };
-        let v = judge(&expect, &got, &none, Some(200));
+        let v = judge(&expect, &got, &none, Some(200), None);
         assert_eq!(v.mismatches, 1);
         let diff = v.diff().unwrap();
         assert!(diff.contains(" status: 200"), "{diff}");
         assert!(diff.contains("-numeric code: 5000"), "{diff}");
         assert!(diff.contains("+numeric code: 4000"), "{diff}");
-        let v = judge(&expect, &got, &none, Some(400));
+        let v = judge(&expect, &got, &none, Some(400), None);
         assert!(v.diff().unwrap().contains("-status: 400"));
+    }
+
+    fn error(code: &str, status: u16) -> Decoded {
+        Decoded {
+            status,
+            body: json!({}),
+            xml: false,
+            error: Some(VendorError {
+                code: code.into(),
+                number: None,
+                message: "m".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_kind_accepts_any_code_of_that_kind_and_names_both_outcomes() {
+        let expect = Expect::Error {
+            status: None,
+            codes: vec!["InvalidIp.IpAssigned".into()],
+            numeric_code: None,
+            message: None,
+            kind: Some(Kind::IpInUse),
+        };
+        // Not listed, but of the kind (a templated or later code).
+        let v = judge(
+            &expect,
+            &error("InvalidIp.Other", 403),
+            &none,
+            Some(403),
+            Some(Kind::IpInUse),
+        );
+        assert_eq!(v.mismatches, 0, "{:?}", v.diff());
+        let v = judge(
+            &expect,
+            &error("InvalidEniId.NotFound", 404),
+            &none,
+            Some(403),
+            Some(Kind::InterfaceNotFound),
+        );
+        let diff = v.diff().unwrap();
+        assert!(
+            diff.contains("-outcome: ip-in-use (InvalidIp.IpAssigned)"),
+            "{diff}"
+        );
+        assert!(
+            diff.contains("+outcome: interface-not-found (InvalidEniId.NotFound)"),
+            "{diff}"
+        );
+        let ok = Decoded {
+            status: 200,
+            body: json!({}),
+            xml: false,
+            error: None,
+        };
+        let diff = judge(&expect, &ok, &none, Some(403), None).diff().unwrap();
+        assert!(diff.contains("+outcome: ok (HTTP 200, no error)"), "{diff}");
+        let diff = judge(&expect, &error("Made.Up", 403), &none, Some(403), None)
+            .diff()
+            .unwrap();
+        assert!(diff.contains("+outcome: undocumented (Made.Up)"), "{diff}");
+    }
+
+    #[test]
+    fn a_long_list_of_codes_is_shortened() {
+        let codes: Vec<String> = (1..=6).map(|i| format!("C{i}")).collect();
+        assert_eq!(shorten(&codes), "C1 | C2 | C3 | C4 | … 2 more");
+        assert_eq!(shorten(&codes[..2]), "C1 | C2");
     }
 }

@@ -316,6 +316,14 @@ impl<'s> Runner<'s> {
                 .get(file.dialect, &step.call)
                 .and_then(|spec| spec.list_first_index(pattern))
         };
+        if phase == Phase::Cleanup {
+            if let Some(name) = scope.empty_list_parameter(step) {
+                record.skipped = Some(format!(
+                    "`{name}` is an empty list: there is nothing to clean up"
+                ));
+                return record;
+            }
+        }
         let params = match step.wire_params(&*scope, &first_index) {
             Ok(p) => p,
             Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
@@ -457,30 +465,46 @@ impl<'s> Runner<'s> {
         record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
         let verdict = {
             let lookup: &dyn Vars = &*scope;
+            let spec = self.specs.get(file.dialect, &step.call);
+            let actual = decoded.error.as_ref().map(|e| e.code.as_str());
+            // The neutral kind the catalog gives the code that came.
+            let actual_kind = actual
+                .and_then(|code| spec.and_then(|s| s.error(code)))
+                .and_then(|entry| entry.kind);
             // The documented status of the code that came, when it is one
-            // the step accepts; else of the first it names.
+            // the step accepts (by name, or by kind); else of the first it
+            // names.
             let documented = match &step.expect {
-                crate::case::Expect::Error { codes, .. } => {
-                    let actual = decoded.error.as_ref().map(|e| e.code.as_str());
-                    let code = codes
+                crate::case::Expect::Error { codes, kind, .. } => {
+                    let listed = codes
                         .iter()
-                        .find(|c| Some(c.as_str()) == actual)
-                        .or(codes.first());
-                    code.and_then(|code| {
-                        self.specs
-                            .get(file.dialect, &step.call)
-                            .and_then(|spec| spec.errors.status_of(code))
-                    })
+                        .map(String::as_str)
+                        .find(|c| Some(*c) == actual);
+                    let of_kind = actual.filter(|_| kind.is_some() && actual_kind == *kind);
+                    listed
+                        .or(of_kind)
+                        .or(codes.first().map(String::as_str))
+                        .and_then(|code| spec.and_then(|spec| spec.errors.status_of(code)))
                 }
                 crate::case::Expect::Success { .. } => None,
             };
-            check::judge(&step.expect, &decoded, lookup, documented)
+            check::judge(&step.expect, &decoded, lookup, documented, actual_kind)
         };
         record.diff = verdict.diff().map(|diff| {
-            format!(
-                "{diff}\n{}",
-                check::accept_hint(&record.location, endpoint.target)
-            )
+            // A portable scenario has no deviations: a vendor whose
+            // documents promise another outcome gets its own expectation.
+            if file.group.starts_with(&format!("{}.", crate::portable::FOLDER)) {
+                format!(
+                    "{diff}\nto accept the actual behaviour, edit the `expect` of the scenario's step at {}:{}; \
+                     if only {} behaves so and its documents say it, give it a `per_dialect` expectation with `why`",
+                    file.display, step.line, file.dialect
+                )
+            } else {
+                format!(
+                    "{diff}\n{}",
+                    check::accept_hint(&record.location, endpoint.target)
+                )
+            }
         });
         record.expected = verdict.expected;
         record.actual = verdict.actual;
@@ -650,6 +674,9 @@ pub fn missing_requirement(
     fixtures: &DialectFixtures,
     powers: &[Power],
 ) -> Option<String> {
+    if let Some(reason) = &case.requires.not_applicable {
+        return Some(format!("not applicable to {}: {reason}", file.dialect));
+    }
     let fixtures = crate::fixtures::of(fixtures, file.dialect);
     let lacking: Vec<&str> = case
         .requires
@@ -735,6 +762,26 @@ impl Scope<'_> {
                 Ok((name.clone(), value))
             })
             .collect()
+    }
+
+    /// The first list parameter of `step` whose every item is a list
+    /// variable holding nothing: a cleanup step that would release it has
+    /// nothing to release (and would be refused for a missing parameter).
+    fn empty_list_parameter<'s>(&self, step: &'s Step) -> Option<&'s str> {
+        step.params.iter().find_map(|(name, value)| match value {
+            crate::case::ParamValue::List(items)
+                if !items.is_empty()
+                    && items.iter().all(|t| {
+                        matches!(
+                            t.sole_variable().and_then(|v| self.var(v)),
+                            Some(Var::List(values)) if values.is_empty()
+                        )
+                    }) =>
+            {
+                Some(name.as_str())
+            }
+            _ => None,
+        })
     }
 
     /// Whether `name` is captured by some step of the file's cases: a

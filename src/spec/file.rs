@@ -6,6 +6,9 @@
 //! `specs/_family/<family>.yaml`: a dialect's `_common.yaml` may name a
 //! family whose common parameters and errors it shares with the other
 //! products of the same wire protocol (ECS and ENS share `alibaba-rpc`).
+//! `specs/<dialect>/_portable.yaml` is the dialect's binding for portable
+//! scenarios ([`crate::portable::binding`]); it is read last, because it is
+//! checked against the dialect's operations.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -234,6 +237,74 @@ pub enum Kind {
     UnsupportedOperation,
 }
 
+impl Kind {
+    /// Every kind, in the order the documents list them.
+    pub const ALL: &'static [Kind] = &[
+        Kind::IpInUse,
+        Kind::InterfaceNotFound,
+        Kind::QuotaExceeded,
+        Kind::SubnetExhausted,
+        Kind::IpNotAssigned,
+        Kind::PrimaryIp,
+        Kind::InvalidParameter,
+        Kind::Busy,
+        Kind::AuthFailed,
+        Kind::InvalidState,
+        Kind::IpInvalid,
+        Kind::SubnetNotFound,
+        Kind::NotPermitted,
+        Kind::Throttled,
+        Kind::InternalError,
+        Kind::UnsupportedOperation,
+    ];
+
+    /// The name specs and scenarios write (`ip-in-use`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::IpInUse => "ip-in-use",
+            Kind::InterfaceNotFound => "interface-not-found",
+            Kind::QuotaExceeded => "quota-exceeded",
+            Kind::SubnetExhausted => "subnet-exhausted",
+            Kind::IpNotAssigned => "ip-not-assigned",
+            Kind::PrimaryIp => "primary-ip",
+            Kind::InvalidParameter => "invalid-parameter",
+            Kind::Busy => "busy",
+            Kind::AuthFailed => "auth-failed",
+            Kind::InvalidState => "invalid-state",
+            Kind::IpInvalid => "ip-invalid",
+            Kind::SubnetNotFound => "subnet-not-found",
+            Kind::NotPermitted => "not-permitted",
+            Kind::Throttled => "throttled",
+            Kind::InternalError => "internal-error",
+            Kind::UnsupportedOperation => "unsupported-operation",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let mut message = format!("`{s}` is not an outcome kind");
+                if let Some(best) = crate::diag::closest(s, Kind::ALL.iter().map(|k| k.as_str())) {
+                    message.push_str(&format!(" (did you mean `{best}`?)"));
+                }
+                message
+            })
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorEntry {
@@ -424,6 +495,9 @@ fn folder_and_stem(path: &str) -> (String, String) {
     (folder, stem)
 }
 
+/// The stem of a dialect's portable binding.
+const PORTABLE_STEM: &str = "_portable";
+
 pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
     let mut diags = Vec::new();
 
@@ -515,7 +589,7 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
     let mut operations = BTreeMap::new();
     for f in files.iter().filter(|f| {
         let (folder, stem) = folder_and_stem(&f.path);
-        folder != "_family" && stem != "_common"
+        folder != "_family" && stem != "_common" && stem != PORTABLE_STEM
     }) {
         let Some(dialect) = folder_dialect(f, &mut diags) else {
             continue;
@@ -641,10 +715,32 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
             },
         );
     }
+    let mut bindings = BTreeMap::new();
+    for f in files.iter().filter(|f| {
+        let (folder, stem) = folder_and_stem(&f.path);
+        folder != "_family" && stem == PORTABLE_STEM
+    }) {
+        let Some(dialect) = folder_dialect(f, &mut diags) else {
+            continue;
+        };
+        let names: Vec<&str> = operations
+            .keys()
+            .filter(|(d, _)| *d == dialect)
+            .map(|(_, op)| op.as_str())
+            .collect();
+        let lookup = |op: &str| operations.get(&(dialect, op.to_string()));
+        match crate::portable::binding::parse(f, dialect, &lookup, &names) {
+            Ok(binding) => {
+                bindings.insert(dialect, binding);
+            }
+            Err(mut d) => diags.append(&mut d),
+        }
+    }
     if diags.is_empty() {
         Ok(SpecSet {
             operations,
             dialects,
+            bindings,
         })
     } else {
         Err(Diagnostics(diags))
@@ -804,6 +900,19 @@ mod tests {
         );
         let stray = loads("{status: 400, code: Boom, unproducible_reason: internal}").unwrap_err();
         assert!(stray.contains("not `producible: false`"), "{stray}");
+    }
+
+    #[test]
+    fn kind_names_round_trip_through_serde_and_from_str() {
+        for kind in Kind::ALL {
+            let yaml = serde_yaml::to_string(kind).unwrap();
+            assert_eq!(yaml.trim(), kind.as_str());
+            assert_eq!(kind.as_str().parse::<Kind>(), Ok(*kind));
+        }
+        assert!("ip-in-used"
+            .parse::<Kind>()
+            .unwrap_err()
+            .contains("did you mean `ip-in-use`"));
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub use validate::{Reply, Validation, Violation, ViolationKind};
 pub struct SpecSet {
     operations: BTreeMap<(DialectId, String), OperationSpec>,
     dialects: BTreeMap<DialectId, DialectSpec>,
+    /// Each dialect's portable binding (`_portable.yaml`), checked against
+    /// its operations.
+    bindings: BTreeMap<DialectId, crate::portable::Binding>,
 }
 
 /// What every operation of one dialect shares (`_common.yaml`, with its
@@ -193,10 +196,16 @@ impl SpecSet {
         self.operations.values()
     }
 
+    /// The dialect's portable binding, when it has one.
+    pub fn binding(&self, dialect: DialectId) -> Option<&crate::portable::Binding> {
+        self.bindings.get(&dialect)
+    }
+
     fn empty() -> SpecSet {
         SpecSet {
             operations: BTreeMap::new(),
             dialects: BTreeMap::new(),
+            bindings: BTreeMap::new(),
         }
     }
 

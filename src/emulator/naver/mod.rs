@@ -696,12 +696,13 @@ fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
         "isDefault".into(),
         (eni.eni_type == EniType::Primary).into(),
     );
-    m.insert("networkInterfaceStatus".into(), status(eni));
-    // Only an attached interface has a server: its number, its type and
-    // its device name (the spec's assumption; a client that reads
-    // "attached?" from instanceType must not be misled).
-    if let Some(instance) = &eni.instance {
+    // Only an attached interface has a device and a server (the spec's
+    // rendering assumption; seed 004's example is an attached one).
+    if eni.instance.is_some() {
         m.insert("deviceName".into(), device_name(eni).into());
+    }
+    m.insert("networkInterfaceStatus".into(), status(eni));
+    if let Some(instance) = &eni.instance {
         m.insert(
             "instanceType".into(),
             json!({"code": "VSVR", "codeName": "Server (VPC)"}),

@@ -539,3 +539,39 @@ async fn a_post_may_repeat_a_query_parameter_in_its_body_with_the_same_value_onl
     assert_eq!((differs.status, code), (400, "1100000"), "{body}");
     assert!(message.contains("responseFormatType"), "{body}");
 }
+
+#[tokio::test]
+async fn only_an_attached_interface_has_a_device_and_a_server() {
+    // specs/naver-vpc/getNetworkInterfaceDetail.yaml: "an attached one also
+    // has instanceNo, instanceType ... and deviceName".
+    let (emu, world) = start_default().await;
+    let detail = |eni: &'static str| {
+        let (emu, world) = (&emu, &world);
+        async move {
+            let reply = send(
+                emu,
+                world,
+                "default",
+                "v2",
+                Method::Get,
+                "getNetworkInterfaceDetail",
+                &[
+                    ("networkInterfaceNo", fixture(world, eni)),
+                    ("responseFormatType", "json"),
+                ],
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            json(&reply)["getNetworkInterfaceDetailResponse"]["networkInterfaceList"][0].clone()
+        }
+    };
+    let unattached = detail("eni.available").await;
+    for field in ["instanceNo", "instanceType", "deviceName"] {
+        assert!(unattached.get(field).is_none(), "{field}: {unattached}");
+    }
+    assert_eq!(unattached["networkInterfaceStatus"]["code"], "NOTUSED");
+    let attached = detail("eni.inuse").await;
+    assert_eq!(attached["instanceNo"], fixture(&world, "instance"));
+    assert_eq!(attached["instanceType"]["code"], "VSVR");
+    assert_eq!(attached["deviceName"], "eth1");
+}
