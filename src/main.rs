@@ -473,7 +473,7 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
     let doc = compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await;
     let markdown = compare::markdown::render(&doc);
     let json = serde_json::to_string_pretty(&doc).context("failed to render comparison.json")?;
-    let html = compare::html::render(&doc, &compare::html::StepsDetail);
+    let html = compare::html::render(&doc, &compare::html::ReportDetail);
     for (name, text) in [
         ("comparison.json", json.as_str()),
         ("comparison.md", markdown.as_str()),

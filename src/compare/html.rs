@@ -3,103 +3,28 @@
 //! `class="cell outcome-<kind>"`), the legend (`id="legend"`), and each
 //! cell's detail, which its cell links to.
 //!
-//! A cell's detail is the compiled case's run, step by step. It is drawn
-//! by a [`CaseDetail`], so that the conformance report's per-case renderer
-//! can take the place of [`StepsDetail`], the small one here, without this
-//! writer changing.
+//! A cell's detail is the compiled case's run, step by step, drawn by a
+//! [`CaseDetail`]: [`ReportDetail`] draws it as report.html does.
 
 use std::fmt::Write as _;
 
 use super::markdown::headline;
 use super::{latency, Cell, CellState, Comparison, Row, LEGEND};
-use crate::runner::{CaseResult, Phase};
+use crate::runner::CaseResult;
 
 /// Draws one case's run as an HTML fragment (escaped, self-contained).
 pub trait CaseDetail {
     fn render(&self, result: &CaseResult) -> String;
 }
 
-/// Each step: the request as sent, status and code, the diff of expected
-/// and actual, contract findings, problems, and the reply's body.
-pub struct StepsDetail;
+/// The conformance report's own rendering of a case's steps (word-level
+/// diffs, normalized replies, requests, polling attempts), so a cell's
+/// detail reads as the same case does in report.html.
+pub struct ReportDetail;
 
-impl CaseDetail for StepsDetail {
+impl CaseDetail for ReportDetail {
     fn render(&self, result: &CaseResult) -> String {
-        let mut out = String::new();
-        if let Some(reason) = &result.skipped {
-            let _ = writeln!(out, "<p>skipped: {}</p>", esc(reason));
-        }
-        out.push_str("<ol class=\"steps\">\n");
-        for step in &result.steps {
-            let phase = match step.phase {
-                Phase::Step => "step",
-                Phase::Cleanup => "cleanup",
-            };
-            let _ = writeln!(
-                out,
-                "<li class=\"{}\"><div class=\"head\">{phase} {} <code>{}</code> <span class=\"where\">{}</span></div>",
-                if step.failed() { "failed" } else { "passed" },
-                step.index,
-                esc(&step.call),
-                esc(&step.location),
-            );
-            if let Some(skipped) = &step.skipped {
-                let _ = writeln!(out, "<p>skipped: {}</p>", esc(skipped));
-            }
-            if let Some(request) = &step.request {
-                let _ = writeln!(
-                    out,
-                    "<pre class=\"request\">{}</pre>",
-                    esc(&request.to_string())
-                );
-            }
-            if let Some(status) = step.status {
-                let _ = writeln!(
-                    out,
-                    "<p>HTTP {status}{} · {} attempt{} · {}</p>",
-                    step.error_code
-                        .as_deref()
-                        .map(|c| format!(" · <code>{}</code>", esc(c)))
-                        .unwrap_or_default(),
-                    step.attempts.len().max(1),
-                    if step.attempts.len() > 1 { "s" } else { "" },
-                    latency(step.elapsed)
-                );
-            }
-            for problem in &step.problems {
-                let _ = writeln!(out, "<p class=\"problem\">{}</p>", esc(problem));
-            }
-            if let Some(diff) = &step.diff {
-                out.push_str("<pre class=\"diff\">");
-                for line in diff.lines() {
-                    let class = match line.chars().next() {
-                        Some('+') if !line.starts_with("+++") => "add",
-                        Some('-') if !line.starts_with("---") => "del",
-                        _ => "ctx",
-                    };
-                    let _ = writeln!(out, "<span class=\"{class}\">{}</span>", esc(line));
-                }
-                out.push_str("</pre>\n");
-            }
-            for finding in &step.findings {
-                let _ = writeln!(
-                    out,
-                    "<p class=\"problem\">contract: {}</p>",
-                    esc(&finding.to_string())
-                );
-            }
-            if let Some(body) = &step.body {
-                let shown = serde_json::to_string_pretty(body).unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "<details><summary>reply body</summary><pre>{}</pre></details>",
-                    esc(&shown)
-                );
-            }
-            out.push_str("</li>\n");
-        }
-        out.push_str("</ol>\n");
-        out
+        crate::report::html::case_steps_fragment(result)
     }
 }
 
@@ -135,7 +60,8 @@ pub fn render(doc: &Comparison, detail: &dyn CaseDetail) -> String {
     out.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     let _ = writeln!(
         out,
-        "<title>ipconform vendor comparison {}</title>\n<style>{STYLE}</style>\n</head>\n<body>",
+        "<title>ipconform vendor comparison {}</title>\n<style>{}{STYLE}</style>\n</head>\n<body>",
+        crate::report::html::STEP_CSS,
         esc(&doc.run.run_id)
     );
     out.push_str("<h1>Vendor comparison</h1>\n");

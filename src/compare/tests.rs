@@ -161,7 +161,7 @@ fn html_has_stable_ids_classes_and_escapes_everything() {
             cell(DialectId::NaverVpc, CellState::NotApplicable, None, true),
         ],
     )]);
-    let page = html::render(&d, &html::StepsDetail);
+    let page = html::render(&d, &html::ReportDetail);
     assert!(page.contains("<table id=\"matrix\">"));
     assert!(page.contains("<section id=\"legend\">"));
     assert!(

@@ -30,6 +30,7 @@ use super::model::{
     CaseReport, CoverageFigures, CoverageReport, Outcome, Phase, RunReport, StepReport, StepResult,
 };
 use super::FinalReport;
+use crate::runner::CaseResult;
 
 pub struct HtmlReport;
 
@@ -44,12 +45,6 @@ impl FinalReport for HtmlReport {
 }
 
 const CSS: &str = r#"
-:root { --fg:#1f2328; --muted:#59636e; --bg:#fff; --panel:#f6f8fa; --line:#d1d9e0;
-  --fail:#cf222e; --pass:#1a7f37; --warn:#9a6700; --skip:#59636e;
-  --del-bg:#ffebe9; --del-word:#ffb3ad; --ins-bg:#dafbe1; --ins-word:#8ae0a0; }
-@media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117;
-  --panel:#151b23; --line:#3d444d; --fail:#ff7b72; --pass:#3fb950; --warn:#d29922; --skip:#9198a1;
-  --del-bg:#3c1618; --del-word:#8e1519; --ins-bg:#12261e; --ins-word:#1f6f3a; } }
 * { box-sizing: border-box; }
 body { margin: 0 auto; max-width: 80rem; padding: 1rem 1.5rem 3rem; color: var(--fg); background: var(--bg);
   font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
@@ -79,6 +74,27 @@ details.case.fails, details.case.unexpected_conformance { border-left: 4px solid
 .case-body { padding: .5rem 1rem 1rem; }
 .title { margin-left: .4rem; } .time { color: var(--muted); font-size: .85rem; margin-left: .5rem; }
 .address { overflow-wrap: anywhere; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  .controls, nav.failing { display: none; }
+  details.case { break-inside: avoid; border-color: #999; }
+  pre { white-space: pre-wrap; border-color: #999; }
+  pre.diff, .badge { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  pre.diff del { text-decoration: line-through; } pre.diff ins { text-decoration: underline; }
+}
+"#;
+
+/// What a case's steps need, wherever they are drawn (report.html, and
+/// the cell details of comparison.html): the palette, steps, diffs with
+/// their word-level changes, requests and replies.
+pub const STEP_CSS: &str = r#"
+:root { --fg:#1f2328; --muted:#59636e; --bg:#fff; --panel:#f6f8fa; --line:#d1d9e0;
+  --fail:#cf222e; --pass:#1a7f37; --warn:#9a6700; --skip:#59636e;
+  --del-bg:#ffebe9; --del-word:#ffb3ad; --ins-bg:#dafbe1; --ins-word:#8ae0a0; }
+@media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117;
+  --panel:#151b23; --line:#3d444d; --fail:#ff7b72; --pass:#3fb950; --warn:#d29922; --skip:#9198a1;
+  --del-bg:#3c1618; --del-word:#8e1519; --ins-bg:#12261e; --ins-word:#1f6f3a; } }
+code, pre { font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 section.step { border-top: 1px dashed var(--line); padding-top: .6rem; margin-top: .6rem; }
 section.step.failed h3 { color: var(--fail); }
 .loc { color: var(--muted); font-weight: normal; margin-left: .5rem; }
@@ -93,14 +109,7 @@ pre.diff del { background: var(--del-word); } pre.diff ins { background: var(--i
 .hint { color: var(--muted); font-style: italic; }
 ul.findings li, ul.problems li { color: var(--fail); }
 details.io > summary { cursor: pointer; color: var(--muted); }
-@media print {
-  body { max-width: none; padding: 0; font-size: 11pt; }
-  .controls, nav.failing { display: none; }
-  details.case { break-inside: avoid; border-color: #999; }
-  pre { white-space: pre-wrap; border-color: #999; }
-  pre.diff, .badge { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
-  pre.diff del { text-decoration: line-through; } pre.diff ins { text-decoration: underline; }
-}
+.time { color: var(--muted); font-size: .85rem; margin-left: .5rem; }
 "#;
 
 const JS: &str = r#"
@@ -171,7 +180,7 @@ fn case_ids<'a>(cases: &[&'a CaseReport]) -> Vec<(&'a CaseReport, String)> {
 fn page(report: &RunReport) -> Markup {
     let csp = format!(
         "default-src 'none'; style-src {}; script-src {}; img-src data:",
-        csp_hash(CSS),
+        csp_hash(&style()),
         csp_hash(JS)
     );
     let cases = case_ids(&report.cases_by_outcome());
@@ -188,7 +197,7 @@ fn page(report: &RunReport) -> Markup {
                     "ipconform " (report.run.run_id) " — "
                     @if failing == 0 { "all pass" } @else { (failing) " failing" }
                 }
-                style { (PreEscaped(CSS)) }
+                style { (PreEscaped(style())) }
             }
             body {
                 header id="summary" {
@@ -327,6 +336,23 @@ fn seconds(us: u64) -> String {
 
 fn millis(us: u64) -> String {
     format!("{:.1} ms", us as f64 / 1e3)
+}
+
+/// The page's one stylesheet: the steps' rules, then the page's.
+fn style() -> String {
+    format!("{STEP_CSS}{CSS}")
+}
+
+/// One case's steps as an HTML fragment, drawn as report.html draws them
+/// (word-level diffs, normalized replies, requests, polling attempts), for
+/// another page that shows a case's detail; it needs [`STEP_CSS`].
+pub fn case_steps_fragment(result: &CaseResult) -> String {
+    let case = CaseReport::build(result);
+    html! {
+        @if let Some(why) = &case.skipped { p.note { "Not run: " (why) } }
+        @for step in &case.steps { (step_block(step)) }
+    }
+    .into_string()
 }
 
 fn case_block(case: &CaseReport, id: &str) -> Markup {

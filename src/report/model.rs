@@ -578,7 +578,11 @@ impl StepReport {
             let diff = (!agree).then(|| diff::unified(&diff::hunks(&expected, &actual)));
             Check {
                 diff,
-                hint: (!agree).then(|| runner::accept_hint(&step.location, target)),
+                hint: (!agree).then(|| {
+                    step.hint
+                        .clone()
+                        .unwrap_or_else(|| runner::accept_hint(&step.location, target))
+                }),
                 expected,
                 actual,
                 mismatches,

@@ -104,6 +104,9 @@ pub struct StepRecord {
     pub actual: Vec<String>,
     /// Values this step captured, `(name, value)` in the case's order.
     pub captured: Vec<(String, String)>,
+    /// How to accept the actual behaviour, when the step did not meet its
+    /// expectation (also the last line of `diff`).
+    pub hint: Option<String>,
     pub findings: Vec<Finding>,
     /// Anything else that stopped the step (transport, unknown variable).
     pub problems: Vec<String>,
@@ -131,6 +134,7 @@ impl StepRecord {
             expected: Vec::new(),
             actual: Vec::new(),
             captured: Vec::new(),
+            hint: None,
             findings: Vec::new(),
             problems: Vec::new(),
             skipped: None,
@@ -490,22 +494,24 @@ impl<'s> Runner<'s> {
             };
             check::judge(&step.expect, &decoded, lookup, documented, actual_kind)
         };
-        record.diff = verdict.diff().map(|diff| {
+        if let Some(diff) = verdict.diff() {
             // A portable scenario has no deviations: a vendor whose
             // documents promise another outcome gets its own expectation.
-            if file.group.starts_with(&format!("{}.", crate::portable::FOLDER)) {
+            let hint = if file
+                .group
+                .starts_with(&format!("{}.", crate::portable::FOLDER))
+            {
                 format!(
-                    "{diff}\nto accept the actual behaviour, edit the `expect` of the scenario's step at {}:{}; \
+                    "to accept the actual behaviour, edit the `expect` of the scenario's step at {}:{}; \
                      if only {} behaves so and its documents say it, give it a `per_dialect` expectation with `why`",
                     file.display, step.line, file.dialect
                 )
             } else {
-                format!(
-                    "{diff}\n{}",
-                    check::accept_hint(&record.location, endpoint.target)
-                )
-            }
-        });
+                check::accept_hint(&record.location, endpoint.target)
+            };
+            record.diff = Some(format!("{diff}\n{hint}"));
+            record.hint = Some(hint);
+        }
         record.expected = verdict.expected;
         record.actual = verdict.actual;
         record.findings = self.contract_findings(file, step, &decoded);
