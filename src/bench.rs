@@ -529,6 +529,7 @@ async fn harness_overhead(
         fixtures: &world.fixtures,
         signing: None,
         powers: crate::target::EMULATOR_POWERS,
+        policy: &crate::runner::ClientPolicy::DEFAULT,
     };
     let http = reqwest::Client::new();
     let steps = case.steps.len() as f64;

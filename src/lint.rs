@@ -50,6 +50,24 @@ pub fn lint(specs: &SpecSet, files: &[CaseFile], fixtures: &DialectFixtures) -> 
                     );
                 }
             }
+            for fault in &case.faults {
+                let mut fault = fault.clone();
+                fault.dialect.get_or_insert(file.dialect);
+                if let Err(why) = crate::emulator::faults::check(&fault, specs) {
+                    let (line, col) = find_key(&file.text, "faults", case.line, case.end_line)
+                        .unwrap_or((case.line, 1));
+                    out.push(
+                        Diagnostic::new(
+                            &file.display,
+                            format!(
+                                "case `{}`: a fault the emulator would refuse: {why}",
+                                case.id
+                            ),
+                        )
+                        .at(&file.text, line, col),
+                    );
+                }
+            }
             let mut captured: HashSet<&str> = HashSet::new();
             for step in case.steps.iter().chain(&case.cleanup) {
                 lint_step(specs, file, step, fixtures, &captured, &mut out);

@@ -14,6 +14,7 @@ use ipconform::fixtures::DialectFixtures;
 use ipconform::project::{load_world, Paths, Project};
 use ipconform::report::{self, terminal::Terminal, FileSink, RunInfo, Sink};
 use ipconform::run::Selection;
+use ipconform::runner::policy::ClientSettings;
 use ipconform::runner::Runner;
 use ipconform::spec::SpecSet;
 use ipconform::target::Target;
@@ -83,6 +84,19 @@ enum Command {
         /// unless a case names one.
         #[arg(long)]
         signing: Option<String>,
+        /// A URL target's longest wait for one reply (default 30s); a case
+        /// whose request gets none fails with the cause, the run goes on.
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        request_timeout: Option<std::time::Duration>,
+        /// A URL target's retries of a throttled or busy reply, after the
+        /// first attempt (default 3); only reads, calls with an idempotency
+        /// token, and steps with `retry: true` are retried.
+        #[arg(long, value_name = "N")]
+        retries: Option<u32>,
+        /// A URL target's request rate, over all its cases: `5/s`,
+        /// `300/min`, `200/60s`, optionally `5/s burst 10` (default: none).
+        #[arg(long, value_name = "RATE")]
+        rate_limit: Option<ipconform::runner::RateLimit>,
         /// Run only cases whose `dialect::file::id` contains one of these.
         #[arg(long = "filter", value_name = "TEXT")]
         filters: Vec<String>,
@@ -187,6 +201,17 @@ enum CoverageFormat {
     Json,
 }
 
+/// A duration above zero (`2s`, `500ms`), for `--request-timeout`.
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("the duration must be above zero".into()),
+        Err(e) => Err(format!(
+            "`{s}` is not a duration ({e}); write `2s` or `500ms`"
+        )),
+    }
+}
+
 /// A percentage from 0 to 100, for `--min`.
 fn percent(s: &str) -> Result<f64, String> {
     match s.trim_end_matches('%').parse::<f64>() {
@@ -214,6 +239,9 @@ fn main() -> ExitCode {
             target_name,
             fixtures,
             signing,
+            request_timeout,
+            retries,
+            rate_limit,
             filters,
             tags,
             jobs,
@@ -225,6 +253,12 @@ fn main() -> ExitCode {
             target_name,
             fixtures,
             signing,
+            client: ClientSettings {
+                rate_limit,
+                request_timeout,
+                retries,
+                ..ClientSettings::default()
+            },
             selection: Selection { filters, tags },
             jobs,
             report_dir,
@@ -311,6 +345,7 @@ struct RunArgs {
     target_name: Option<String>,
     fixtures: Option<PathBuf>,
     signing: Option<String>,
+    client: ClientSettings,
     selection: Selection,
     jobs: usize,
     report_dir: PathBuf,
@@ -327,7 +362,16 @@ fn paths(inputs: &Inputs) -> Paths {
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
     let project = Project::load(&paths(&args.inputs)).map_err(invalid)?;
+    let client = args
+        .client
+        .policy()
+        .map_err(|e| invalid(anyhow::anyhow!("{e}")))?;
     let target = if args.target == "emulator" {
+        if client != ipconform::runner::ClientPolicy::DEFAULT {
+            return Err(invalid(anyhow::anyhow!(
+                "--request-timeout, --retries and --rate-limit set a URL target's client; the embedded emulator answers at once and retries on its own clock"
+            )));
+        }
         Target::Emulator {
             world: project.world.clone(),
             specs: project.specs,
@@ -351,6 +395,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
             base_url: args.target.clone(),
             fixtures,
             signing: args.signing.clone(),
+            client,
         }
     };
     let cases = args.selection.pick(&project.cases);

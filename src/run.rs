@@ -49,10 +49,13 @@ pub async fn run(
     for sink in sinks.iter_mut() {
         sink.on(&Event::RunStarted(info))?;
     }
+    // A target that shares one world between cases takes them as its
+    // client policy allows (1 by default: each case cleans up after itself
+    // before the next one starts).
     let jobs = if target.isolates_cases() {
         jobs.max(1)
     } else {
-        1
+        target.policy().concurrency.max(1)
     };
     let mut results = stream::iter(cases.iter())
         .map(|(file, case)| target.run_case(runner, file, case))

@@ -16,12 +16,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use crate::case::{Case, CaseFile, Power};
 use crate::emulator::world::WorldFile;
 use crate::fixtures::DialectFixtures;
-use crate::runner::{CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
+use crate::runner::{CaseResult, ClientPolicy, Endpoint, Outcome, Phase, Runner, StepRecord};
 use crate::spec::SpecSet;
 
 /// What the embedded emulator offers beyond the API: a clock the runner
-/// moves, and a world the case files' fixtures describe.
-pub const EMULATOR_POWERS: &[Power] = &[Power::Clock, Power::World];
+/// moves, a world the case files' fixtures describe, and fault injection.
+pub const EMULATOR_POWERS: &[Power] = &[Power::Clock, Power::World, Power::Faults];
 
 pub enum Target {
     Emulator {
@@ -35,6 +35,8 @@ pub enum Target {
         fixtures: DialectFixtures,
         /// The signing variant cases use unless they name one.
         signing: Option<String>,
+        /// Rate, timeouts and retries toward this URL.
+        client: ClientPolicy,
     },
 }
 
@@ -58,6 +60,16 @@ impl Target {
         match self {
             Target::Emulator { .. } => EMULATOR_POWERS,
             Target::Url { .. } => &[],
+        }
+    }
+
+    /// How the runner behaves as this target's client. The embedded
+    /// emulator always gets the default: its timeouts bound a hang, and
+    /// its retries run on its virtual clock.
+    pub fn policy(&self) -> &ClientPolicy {
+        match self {
+            Target::Emulator { .. } => &ClientPolicy::DEFAULT,
+            Target::Url { client, .. } => client,
         }
     }
 
@@ -93,6 +105,7 @@ impl Target {
                     fixtures: &world.fixtures,
                     signing: None,
                     powers: EMULATOR_POWERS,
+                    policy: &ClientPolicy::DEFAULT,
                 };
                 let result = runner.run_case(file, case, &endpoint).await;
                 emulator.shutdown().await;
@@ -103,6 +116,7 @@ impl Target {
                 base_url,
                 fixtures,
                 signing,
+                client,
             } => {
                 let endpoint = Endpoint {
                     target: name,
@@ -110,6 +124,7 @@ impl Target {
                     fixtures,
                     signing: signing.as_deref(),
                     powers: &[],
+                    policy: client,
                 };
                 runner.run_case(file, case, &endpoint).await
             }

@@ -48,6 +48,9 @@ struct RawCase {
     method: Option<Method>,
     #[serde(default)]
     requires: Option<RawRequires>,
+    /// Faults injected while the steps run (needs `requires: {powers: [faults]}`).
+    #[serde(default)]
+    faults: Vec<crate::emulator::faults::FaultSpec>,
     /// A parametrized case: one case per row, `{{row.<key>}}` replaced by
     /// the row's value everywhere in the case.
     #[serde(default)]
@@ -82,6 +85,8 @@ struct RawStep {
     method: Option<Method>,
     #[serde(default)]
     wait: Option<RawWait>,
+    #[serde(default)]
+    retry: Option<bool>,
     #[serde(default)]
     expect: Option<RawExpect>,
     #[serde(default)]
@@ -433,6 +438,17 @@ fn convert_case(
             not_applicable: None,
         })
         .unwrap_or_default();
+    if !raw_case.faults.is_empty() && !requires.powers.contains(&Power::Faults) {
+        diags.push(
+            place(
+                "faults",
+                line,
+                end_line,
+                "a case with `faults:` needs the `faults` power, which only the emulator has".into(),
+            )
+            .with_hint("add `requires: {powers: [faults]}` to the case, so that other targets skip it visibly"),
+        );
+    }
     Case {
         id,
         title: raw_case.title.clone(),
@@ -440,6 +456,7 @@ fn convert_case(
         tags,
         deviations: raw_case.deviations.clone(),
         requires,
+        faults: raw_case.faults.clone(),
         steps,
         cleanup,
         line,
@@ -880,6 +897,7 @@ fn convert_steps(
             .map(|w| convert_wait(w, (line, end_line), place, diags));
         steps.push(Step {
             wait,
+            retry: step.retry,
             call: step.call.clone(),
             credentials: step.credentials.clone().unwrap_or_else(|| "default".into()),
             signing,

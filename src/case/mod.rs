@@ -56,6 +56,9 @@ pub struct Case {
     /// What a target must offer for this case to run; where it does not,
     /// the case is skipped with the reason, not failed.
     pub requires: Requires,
+    /// Faults the target injects while the steps run (not the cleanup);
+    /// needs the `faults` power. `interface` may hold templates.
+    pub faults: Vec<crate::emulator::faults::FaultSpec>,
     pub steps: Vec<Step>,
     pub cleanup: Vec<Step>,
     /// 1-based line of the case's `id:`.
@@ -80,6 +83,10 @@ pub struct Step {
     pub expect: Expect,
     /// Repeat this (read-only) call until its body meets a condition.
     pub wait: Option<Wait>,
+    /// Whether a throttled or busy reply is retried: `None` by the rule
+    /// (a read, or a call with the dialect's idempotency token), `Some(true)`
+    /// always, `Some(false)` never (to see the code itself).
+    pub retry: Option<bool>,
     pub capture: Vec<(String, BodyPath)>,
     /// 1-based position of the step's `call:`.
     pub line: usize,
@@ -260,6 +267,9 @@ pub enum Power {
     Clock,
     /// A world set up by the case file's own world (the emulator only).
     World,
+    /// Fault injection (`faults:` in a case; the emulator's
+    /// `/_emulator/faults`).
+    Faults,
 }
 
 impl Power {
@@ -267,6 +277,7 @@ impl Power {
         match self {
             Power::Clock => "clock",
             Power::World => "world",
+            Power::Faults => "faults",
         }
     }
 }

@@ -15,6 +15,7 @@
 //! world is what makes every operation atomic.
 
 pub mod alibaba;
+pub mod faults;
 pub mod naver;
 pub mod nonce;
 pub mod tencent;
@@ -59,6 +60,8 @@ pub struct EmulatorState {
     world: Mutex<World>,
     nonces: Mutex<NonceStore>,
     clock: Mutex<Clock>,
+    /// Faults injected by the world file or the control (see [`faults`]).
+    faults: Mutex<faults::FaultTable>,
     specs: &'static SpecSet,
     /// When this state was built: the creation time of every ENI of its
     /// world, which gives none.
@@ -76,6 +79,7 @@ impl EmulatorState {
             world: Mutex::new(world),
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
+            faults: Mutex::new(faults::FaultTable::default()),
             specs,
             started: Utc::now(),
         }
@@ -185,6 +189,10 @@ pub fn app(state: Arc<EmulatorState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(CLOCK_PATH, get(clock_now).post(clock_advance))
+        .route(
+            faults::FAULTS_PATH,
+            get(faults::list).post(faults::add).delete(faults::clear),
+        )
         .merge(alibaba::routes())
         .merge(tencent::routes())
         .merge(naver::routes())
@@ -203,6 +211,8 @@ pub fn app(state: Arc<EmulatorState>) -> Router {
 pub enum EmulatorError {
     #[error("failed to build the emulator's world")]
     World(#[from] WorldBuildError),
+    #[error("the world file's `faults:` cannot be installed: {0}")]
+    Faults(String),
     #[error(
         "failed to listen on {addr}: {source}; is the port taken? use port 0 for any free port"
     )]
@@ -276,6 +286,11 @@ pub async fn start_with_specs(
     listen: SocketAddr,
 ) -> Result<RunningEmulator, EmulatorError> {
     let state = Arc::new(EmulatorState::with_specs(World::build(world)?, specs));
+    if !world.faults.is_empty() {
+        state
+            .add_faults(world.faults.clone())
+            .map_err(EmulatorError::Faults)?;
+    }
     start_with_state(state, listen).await
 }
 

@@ -25,6 +25,7 @@ use axum::routing::any;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use super::faults::{self, Slot, Verdict};
 use super::world::{AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, WorldError};
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::tencent_v2::{self, PATH};
@@ -111,6 +112,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    let slot = Slot::default();
     let outcome = match (query.len() > MAX_QUERY, &body) {
         (true, _) => Err((None, too_large(&state, "the query string"))),
         (_, Err(_)) => Err((None, too_large(&state, "the request body"))),
@@ -122,10 +124,10 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
             if is_form && !bytes.is_empty() {
                 params.extend(form_urlencoded::parse(bytes).into_owned());
             }
-            process(&state, parts.method.as_str(), &host, &params)
+            process(&state, parts.method.as_str(), &host, &params, &slot)
         }
     };
-    match outcome {
+    let response = match outcome {
         Ok(data) => Reply(json!({
             "code": 0,
             "message": "",
@@ -134,7 +136,8 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         }))
         .into_response(),
         Err((spec, error)) => render_error(&state, spec, &error),
-    }
+    };
+    faults::finish(response, slot.take()).await
 }
 
 fn too_large(state: &EmulatorState, what: &str) -> TcError {
@@ -183,6 +186,7 @@ fn process<'s>(
     method: &str,
     host: &str,
     params: &[(String, String)],
+    slot: &Slot,
 ) -> Result<Value, Failure<'s>> {
     let param = |name: &str| {
         params
@@ -281,6 +285,17 @@ fn process<'s>(
             params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
         )
         .map_err(|v| fail(TcError::new(v.code, v.message)))?;
+    match state.inject(spec, params, slot) {
+        Verdict::Proceed => {}
+        Verdict::Refuse(entry) => {
+            return Err(fail(TcError::new(
+                entry.code.clone(),
+                faults::message(entry),
+            )))
+        }
+        // Never sent: the connection closes instead.
+        Verdict::Drop => return Err(fail(TcError::new("", ""))),
+    }
     let call = Call {
         state,
         action,

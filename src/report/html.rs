@@ -450,9 +450,9 @@ fn step_block(step: &StepReport) -> Markup {
             }
             @if step.attempts.len() > 1 {
                 details.io.attempts open[failed] {
-                    summary { (step.attempts.len()) " polling attempts" }
+                    summary { (step.attempts.len()) " attempts" }
                     table.attempts {
-                        thead { tr { th.n { "#" } th.n { "waited" } th.n { "status" } th { "code" } th { "until met" } } }
+                        thead { tr { th.n { "#" } th.n { "waited" } th.n { "status" } th { "code" } th { "met or retried" } } }
                         tbody {
                             @for (i, a) in step.attempts.iter().enumerate() {
                                 tr {
@@ -460,7 +460,10 @@ fn step_block(step: &StepReport) -> Markup {
                                     td.n { (a.waited_ms) " ms" }
                                     td.n { (a.status) }
                                     td { @if let Some(code) = &a.error_code { code { (code) } } }
-                                    td { @if a.met { "yes" } @else { "no" } }
+                                    td {
+                                        @if let Some(why) = &a.retried { "retried: " (why) }
+                                        @else if a.met { "yes" } @else { "no" }
+                                    }
                                 }
                             }
                         }

@@ -344,16 +344,22 @@ fn failing_step(out: &mut String, step: &StepReport) {
         out.push_str(&fence("http", &request.to_http()));
     }
     if step.attempts.len() > 1 {
-        out.push_str("| attempt | waited | status | code | met |\n|--:|--:|--:|:--|:--|\n");
+        out.push_str(
+            "| attempt | waited | status | code | met or retried |\n|--:|--:|--:|:--|:--|\n",
+        );
         for (i, a) in step.attempts.iter().enumerate() {
+            let note = match &a.retried {
+                Some(why) => format!("retried: {}", why.replace('|', "\\|")),
+                None if a.met => "yes".into(),
+                None => "no".into(),
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} ms | {} | {} | {} |",
+                "| {} | {} ms | {} | {} | {note} |",
                 i + 1,
                 a.waited_ms,
                 a.status,
                 a.error_code.as_deref().map(code).unwrap_or_default(),
-                if a.met { "yes" } else { "no" }
             );
         }
         out.push('\n');

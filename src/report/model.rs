@@ -428,8 +428,13 @@ pub struct Attempt {
     pub waited_ms: u64,
     pub status: u16,
     pub error_code: Option<String>,
-    /// Whether the reply met the step's `until`.
+    /// Whether the reply met the step's `until` (for a retried step
+    /// without one: whether it is the reply judged).
     pub met: bool,
+    /// Why the runner sent the call again after this reply (throttled or
+    /// busy, and safe to repeat); absent on the reply kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retried: Option<String>,
 }
 
 impl RunReport {
@@ -611,6 +616,7 @@ impl StepReport {
                     status: a.status,
                     error_code: a.error_code.clone(),
                     met: a.met,
+                    retried: a.retried.as_ref().map(|r| normalizer.text(r)),
                 })
                 .collect(),
             elapsed_us: micros(step.elapsed),
@@ -708,12 +714,14 @@ pub(crate) mod samples {
                 status: 200,
                 error_code: None,
                 met: false,
+                retried: None,
             },
             RunAttempt {
                 waited_ms: 1000,
                 status: 200,
                 error_code: None,
                 met: true,
+                retried: None,
             },
         ];
         let mut cleanup = StepRecord::new(

@@ -85,7 +85,12 @@ fn step_text(out: &mut String, step: &StepReport, colour: Colour) {
                     .error_code
                     .as_deref()
                     .unwrap_or(if a.met { "met" } else { "not yet" });
-                format!("+{}ms {} {what}", a.waited_ms, a.status)
+                let retried = if a.retried.is_some() {
+                    " (retried)"
+                } else {
+                    ""
+                };
+                format!("+{}ms {} {what}{retried}", a.waited_ms, a.status)
             })
             .collect();
         let _ = writeln!(out, "  attempts: {}", tried.join(", "));

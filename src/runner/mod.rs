@@ -10,8 +10,10 @@
 //! never touches the emulator's memory.
 
 mod check;
+pub mod policy;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -21,9 +23,13 @@ use crate::case::{Case, CaseFile, Power, Step, Var, Vars};
 use crate::dialect::{Call, ClientDialect, Decoded};
 use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
-use crate::spec::{Finding, SpecSet};
+use crate::spec::{Finding, Kind, SpecSet};
 
 pub use check::{accept_hint, judge, Verdict};
+pub use policy::{ClientPolicy, RateLimit, RetryPolicy};
+
+/// A target's token bucket, shared by every case that runs there.
+type Limiter = governor::DefaultDirectRateLimiter;
 
 /// Where a case runs: a name (for deviations and reports), a base URL, the
 /// fixtures that target provides per dialect, and the signing variant it
@@ -38,6 +44,9 @@ pub struct Endpoint<'a> {
     /// a polling step. A case that requires a power the target lacks is
     /// skipped.
     pub powers: &'a [Power],
+    /// How the runner behaves as this target's client: rate, timeouts,
+    /// retries.
+    pub policy: &'a ClientPolicy,
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -45,6 +54,9 @@ pub struct Endpoint<'a> {
 pub struct Runner<'s> {
     http: reqwest::Client,
     specs: &'s SpecSet,
+    /// One token bucket per target name and rate, so a rate holds over
+    /// every case of a run however many run at once.
+    limiters: Mutex<HashMap<(String, RateLimit), Arc<Limiter>>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,7 +160,8 @@ impl StepRecord {
     }
 }
 
-/// One attempt of a polling step.
+/// One attempt of a step: each reply of a polling step, and each reply
+/// of a step the runner retried (throttled or busy).
 #[derive(Debug, Clone, Serialize)]
 pub struct Attempt {
     /// Time waited before this attempt, since the first (virtual on the
@@ -156,8 +169,13 @@ pub struct Attempt {
     pub waited_ms: u64,
     pub status: u16,
     pub error_code: Option<String>,
-    /// Whether the reply met `until`.
+    /// Whether the reply met `until`; for a retried step without `wait`,
+    /// whether this is the reply the step was judged on.
     pub met: bool,
+    /// Why this reply was not the last: it was throttled or busy and the
+    /// call could safely be repeated (`throttled (Throttling): a read;
+    /// retry 1 of 3 after 137 ms`).
+    pub retried: Option<String>,
 }
 
 /// The result of one case on one target.
@@ -216,14 +234,28 @@ fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 
 impl<'s> Runner<'s> {
     pub fn new(specs: &'s SpecSet) -> Runner<'s> {
-        // Loopback targets answer in microseconds; a real cloud in well under
-        // a minute. A hung target must fail the case, not the whole run.
+        // Each request carries its target's timeout (`ClientPolicy`); this
+        // one only bounds what carries none.
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
+            .timeout(Duration::from_secs(300))
             .pool_max_idle_per_host(64)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Runner { http, specs }
+        Runner {
+            http,
+            specs,
+            limiters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The token bucket of `endpoint`'s rate limit, if it has one.
+    fn limiter(&self, endpoint: &Endpoint<'_>) -> Option<Arc<Limiter>> {
+        let rate = endpoint.policy.rate_limit?;
+        let mut limiters = self.limiters.lock().unwrap_or_else(|e| e.into_inner());
+        let limiter = limiters
+            .entry((endpoint.target.to_string(), rate))
+            .or_insert_with(|| Arc::new(governor::RateLimiter::direct(rate.quota())));
+        Some(Arc::clone(limiter))
     }
 
     pub fn specs(&self) -> &SpecSet {
@@ -259,14 +291,42 @@ impl<'s> Runner<'s> {
             case_id: &case.id,
         };
         let mut records = Vec::with_capacity(case.steps.len() + case.cleanup.len());
-        for (i, step) in case.steps.iter().enumerate() {
-            let record = self
-                .run_step(file, step, Phase::Step, i + 1, client, endpoint, &mut scope)
-                .await;
-            let failed = record.failed();
-            records.push(record);
-            if failed {
-                break;
+        let faulted = !case.faults.is_empty();
+        if faulted {
+            if let Err(problem) = self.set_faults(file, case, endpoint, &scope).await {
+                let mut record = StepRecord::new(
+                    Phase::Step,
+                    0,
+                    crate::emulator::faults::FAULTS_PATH,
+                    format!("{}:{}", file.display, case.line),
+                );
+                record.problems.push(problem);
+                records.push(record);
+            }
+        }
+        if records.is_empty() {
+            for (i, step) in case.steps.iter().enumerate() {
+                let record = self
+                    .run_step(file, step, Phase::Step, i + 1, client, endpoint, &mut scope)
+                    .await;
+                let failed = record.failed();
+                records.push(record);
+                if failed {
+                    break;
+                }
+            }
+        }
+        // Cleanup runs without faults: it must leave nothing behind.
+        if faulted {
+            if let Err(problem) = self.clear_faults(endpoint).await {
+                let mut record = StepRecord::new(
+                    Phase::Cleanup,
+                    0,
+                    crate::emulator::faults::FAULTS_PATH,
+                    format!("{}:{}", file.display, case.line),
+                );
+                record.problems.push(problem);
+                records.push(record);
             }
         }
         for (i, step) in case.cleanup.iter().enumerate() {
@@ -380,36 +440,41 @@ impl<'s> Runner<'s> {
         }
         let mut waited = Duration::ZERO;
         let mut pause = step.wait.as_ref().map_or(Duration::ZERO, |w| w.interval);
+        let exchange = Exchange {
+            file,
+            step,
+            client,
+            endpoint,
+            params: &params,
+            headers: &headers,
+            credentials,
+            host: &host,
+            signing,
+            retry: self.retry_reason(file, step, &params),
+        };
         let decoded = loop {
-            // Every attempt is a new request: a fresh nonce, the clock now.
-            let nonce = uuid::Uuid::new_v4().simple().to_string();
-            let wire = client.encode(&Call {
-                operation: &step.call,
-                params: &params,
-                headers: &headers,
-                credentials,
-                context: CallContext {
-                    host: &host,
-                    now: chrono::Utc::now() + scope.clock_offset,
-                    nonce: &nonce,
-                    signing,
-                    method: step.method.unwrap_or_default(),
-                },
-            });
-            record.request = Some(client.redact(&wire));
-            let decoded = match self.send(endpoint.base_url, &wire).await {
-                Ok((status, bytes)) => {
-                    self.in_schema_shape(file, step, client.decode(status, &bytes))
-                }
-                Err(e) => {
-                    record
-                        .problems
-                        .push(format!("failed to reach {}: {e}", endpoint.base_url));
+            let decoded = match self
+                .exchange(&exchange, scope, &mut record, &mut waited)
+                .await
+            {
+                Ok(decoded) => decoded,
+                Err(problem) => {
+                    record.problems.push(problem);
                     record.elapsed = started.elapsed();
                     return record;
                 }
             };
             let Some(wait) = &step.wait else {
+                // A retried step's last reply is the one judged.
+                if !record.attempts.is_empty() {
+                    record.attempts.push(Attempt {
+                        waited_ms: waited.as_millis() as u64,
+                        status: decoded.status,
+                        error_code: decoded.error.as_ref().map(|e| e.code.clone()),
+                        met: true,
+                        retried: None,
+                    });
+                }
                 break decoded;
             };
             let lookup: &dyn Vars = &*scope;
@@ -427,6 +492,7 @@ impl<'s> Runner<'s> {
                 status: decoded.status,
                 error_code: decoded.error.as_ref().map(|e| e.code.clone()),
                 met,
+                retried: None,
             });
             if met {
                 break decoded;
@@ -467,6 +533,9 @@ impl<'s> Runner<'s> {
         };
         record.status = Some(decoded.status);
         record.error_code = decoded.error.as_ref().map(|e| e.code.clone());
+        if let Some(problem) = unreadable(&decoded) {
+            record.problems.push(problem);
+        }
         let verdict = {
             let lookup: &dyn Vars = &*scope;
             let spec = self.specs.get(file.dialect, &step.call);
@@ -543,9 +612,15 @@ impl<'s> Runner<'s> {
         let response = self
             .http
             .post(url)
+            .timeout(endpoint.policy.request_timeout)
             .send()
             .await
-            .map_err(|e| format!("failed to advance the emulator's clock: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "failed to advance the emulator's clock: {}",
+                    cause(&e, endpoint.policy.request_timeout)
+                )
+            })?;
         if !response.status().is_success() {
             return Err(format!(
                 "the emulator refused to advance its clock: HTTP {}",
@@ -563,26 +638,212 @@ impl<'s> Runner<'s> {
             .is_some_and(|spec| spec.readonly)
     }
 
+    /// Why a throttled or busy reply to `step` may be retried, if it may:
+    /// the step says so, the operation only reads, or the call carries the
+    /// dialect's idempotency token. A change without a token is never
+    /// repeated: the vendor could apply it twice.
+    fn retry_reason(
+        &self,
+        file: &CaseFile,
+        step: &Step,
+        params: &[(String, String)],
+    ) -> Option<String> {
+        match step.retry {
+            Some(false) => return None,
+            Some(true) => return Some("the step says `retry: true`".into()),
+            None => {}
+        }
+        let spec = self.specs.get(file.dialect, &step.call)?;
+        if spec.readonly {
+            return Some("a read".into());
+        }
+        spec.parameters
+            .iter()
+            .filter(|p| p.idempotency_token)
+            .find(|p| {
+                params
+                    .iter()
+                    .any(|(name, value)| name == &p.name && !value.is_empty())
+            })
+            .map(|p| format!("it carries the idempotency token `{}`", p.name))
+    }
+
+    /// Sends one step's call and returns the reply it is judged on: the
+    /// first, or after throttling or busy replies the last of the retries
+    /// its policy allows, each attempt a new request (fresh nonce, clock
+    /// now) after a growing, jittered pause. The error is the cause of a
+    /// failure to get any reply.
+    async fn exchange(
+        &self,
+        x: &Exchange<'_>,
+        scope: &mut Scope<'_>,
+        record: &mut StepRecord,
+        waited: &mut Duration,
+    ) -> Result<Decoded, String> {
+        let retry = &x.endpoint.policy.retry;
+        let mut attempt: u32 = 1;
+        loop {
+            let nonce = uuid::Uuid::new_v4().simple().to_string();
+            let wire = x.client.encode(&Call {
+                operation: &x.step.call,
+                params: x.params,
+                headers: x.headers,
+                credentials: x.credentials,
+                context: CallContext {
+                    host: x.host,
+                    now: chrono::Utc::now() + scope.clock_offset,
+                    nonce: &nonce,
+                    signing: x.signing,
+                    method: x.step.method.unwrap_or_default(),
+                },
+            });
+            record.request = Some(x.client.redact(&wire));
+            if let Some(limiter) = self.limiter(x.endpoint) {
+                limiter.until_ready().await;
+            }
+            let timeout = x.endpoint.policy.request_timeout;
+            let (status, bytes) = self
+                .send(x.endpoint.base_url, &wire, timeout)
+                .await
+                .map_err(|cause| {
+                    format!("no usable reply from {}: {cause}", x.endpoint.base_url)
+                })?;
+            let decoded = self.in_schema_shape(x.file, x.step, x.client.decode(status, &bytes));
+            let kind = decoded.error.as_ref().and_then(|e| {
+                self.specs
+                    .get(x.file.dialect, &x.step.call)
+                    .and_then(|spec| spec.error(&e.code))
+                    .and_then(|entry| entry.kind)
+            });
+            let transient = matches!(kind, Some(Kind::Throttled | Kind::Busy));
+            let (Some(reason), true, true) = (&x.retry, transient, attempt < retry.max_attempts)
+            else {
+                return Ok(decoded);
+            };
+            let pause = retry.pause(attempt);
+            let code = decoded.error.as_ref().map(|e| e.code.clone());
+            record.attempts.push(Attempt {
+                waited_ms: waited.as_millis() as u64,
+                status: decoded.status,
+                error_code: code.clone(),
+                met: false,
+                retried: Some(format!(
+                    "{} ({}): {reason}; retry {attempt} of {} after {}",
+                    kind.map(Kind::as_str).unwrap_or_default(),
+                    code.unwrap_or_default(),
+                    retry.max_attempts - 1,
+                    policy::spoken(pause)
+                )),
+            });
+            self.pause(x.endpoint, pause, scope).await?;
+            *waited += pause;
+            attempt += 1;
+        }
+    }
+
+    /// One HTTP exchange within `timeout`; the error says what went wrong
+    /// in the words of the cause: no reply in time, a reset, a reply that
+    /// is not HTTP, a body cut short.
     async fn send(
         &self,
         base_url: &str,
         wire: &crate::dialect::WireRequest,
-    ) -> Result<(u16, bytes::Bytes), reqwest::Error> {
+        timeout: Duration,
+    ) -> Result<(u16, bytes::Bytes), String> {
         let url = format!("{}{}", base_url.trim_end_matches('/'), wire.path_and_query);
         let method = match wire.method {
             crate::dialect::Method::Get => reqwest::Method::GET,
             crate::dialect::Method::Post => reqwest::Method::POST,
         };
-        let mut request = self.http.request(method, url);
+        let mut request = self.http.request(method, url).timeout(timeout);
         for (name, value) in &wire.headers {
             request = request.header(name.as_str(), value);
         }
         if let Some(body) = &wire.body {
             request = request.body(body.clone());
         }
-        let response = request.send().await?;
+        let response = request.send().await.map_err(|e| cause(&e, timeout))?;
         let status = response.status().as_u16();
-        Ok((status, response.bytes().await?))
+        let bytes = response.bytes().await.map_err(|e| cause(&e, timeout))?;
+        Ok((status, bytes))
+    }
+
+    /// Installs the case's faults on the target, each `interface` rendered
+    /// and each without a dialect given the case's.
+    async fn set_faults(
+        &self,
+        file: &CaseFile,
+        case: &Case,
+        endpoint: &Endpoint<'_>,
+        scope: &Scope<'_>,
+    ) -> Result<(), String> {
+        let mut faults = case.faults.clone();
+        for fault in &mut faults {
+            fault.dialect.get_or_insert(file.dialect);
+            if let Some(interface) = &fault.interface {
+                let rendered = crate::case::Template::parse(interface)
+                    .and_then(|t| t.render_owned(|v| scope.text(v)))
+                    .map_err(|e| format!("fault `interface: {interface}`: {e}"))?;
+                fault.interface = Some(rendered);
+            }
+        }
+        let url = format!(
+            "{}{}",
+            endpoint.base_url.trim_end_matches('/'),
+            crate::emulator::faults::FAULTS_PATH
+        );
+        let response = self
+            .http
+            .post(url)
+            .timeout(endpoint.policy.request_timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&faults).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "failed to inject the case's faults: {}",
+                    cause(&e, endpoint.policy.request_timeout)
+                )
+            })?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        Err(format!(
+            "the target refused the case's faults (HTTP {status}): {}",
+            text.trim()
+        ))
+    }
+
+    /// Removes every fault from the target, before the cleanup runs.
+    async fn clear_faults(&self, endpoint: &Endpoint<'_>) -> Result<(), String> {
+        let url = format!(
+            "{}{}",
+            endpoint.base_url.trim_end_matches('/'),
+            crate::emulator::faults::FAULTS_PATH
+        );
+        let response = self
+            .http
+            .delete(url)
+            .timeout(endpoint.policy.request_timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "failed to clear the case's faults: {}",
+                    cause(&e, endpoint.policy.request_timeout)
+                )
+            })?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the target refused to clear the case's faults: HTTP {}",
+                response.status()
+            ))
+        }
     }
 
     /// An XML success body in the JSON shape of its schema, where the spec
@@ -659,6 +920,82 @@ impl<'s> Runner<'s> {
             }
         }
     }
+}
+
+/// What one step sends, fixed across its attempts.
+struct Exchange<'x> {
+    file: &'x CaseFile,
+    step: &'x Step,
+    client: &'x dyn ClientDialect,
+    endpoint: &'x Endpoint<'x>,
+    params: &'x [(String, String)],
+    headers: &'x [(String, Option<String>)],
+    credentials: &'x crate::fixtures::Credentials,
+    host: &'x str,
+    signing: &'x str,
+    /// Why a throttled or busy reply may be retried; `None`: it may not.
+    retry: Option<String>,
+}
+
+/// The cause of a failed exchange in a reader's words. The error's chain
+/// is searched for what the transport saw (a reset, a connection closed
+/// mid-reply, bytes that are not HTTP) before falling back to its text.
+fn cause(e: &reqwest::Error, timeout: Duration) -> String {
+    use std::error::Error as _;
+    if e.is_timeout() {
+        return format!("no reply within {}", policy::spoken(timeout));
+    }
+    let mut source = e.source();
+    let mut innermost = e.to_string();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionReset => return "connection reset".into(),
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+                | std::io::ErrorKind::UnexpectedEof => {
+                    return "connection closed before a complete reply".into()
+                }
+                std::io::ErrorKind::TimedOut => {
+                    return format!("no reply within {}", policy::spoken(timeout))
+                }
+                _ => {}
+            }
+        }
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return "connection closed before a complete reply".into();
+            }
+            if h.is_parse() || h.is_parse_status() || h.is_parse_too_large() {
+                return format!("not an HTTP reply: {h}");
+            }
+        }
+        innermost = s.to_string();
+        source = s.source();
+    }
+    if e.is_connect() {
+        format!("could not connect: {innermost}")
+    } else if e.is_body() || e.is_decode() {
+        format!("unreadable body: {innermost}")
+    } else {
+        innermost
+    }
+}
+
+/// The problem with a reply whose body is neither JSON nor XML (a
+/// dialect decodes such text to a JSON string): the step cannot judge it.
+fn unreadable(decoded: &Decoded) -> Option<String> {
+    let Value::String(text) = &decoded.body else {
+        return None;
+    };
+    let shown: String = text.chars().take(60).collect();
+    Some(format!(
+        "unreadable body: HTTP {} with {} characters that are neither JSON nor XML, starting {:?}",
+        decoded.status,
+        text.chars().count(),
+        shown
+    ))
 }
 
 /// A capture's text; `None` for objects, lists and null.

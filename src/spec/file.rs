@@ -72,6 +72,11 @@ pub struct ParamSpec {
     /// Compare `values` without regard to case (Alibaba's `Format`).
     #[serde(default)]
     pub ignore_case: bool,
+    /// The dialect's idempotency token (ECS `ClientToken`): a call that
+    /// sends it may be retried after a throttling or busy reply, since the
+    /// vendor answers a repeat with the first call's result.
+    #[serde(default)]
+    pub idempotency_token: bool,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]

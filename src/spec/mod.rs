@@ -23,7 +23,9 @@ use serde::Serialize;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 
-pub use file::{Assumption, ErrorEntry, Kind, ParamSpec, ParamType, Repeat, Rule, SourceFile};
+pub use file::{
+    Assumption, ErrorEntry, ErrorShape, Kind, ParamSpec, ParamType, Repeat, Rule, SourceFile,
+};
 pub use validate::{Reply, Validation, Violation, ViolationKind};
 
 /// Every spec of every dialect, keyed by dialect and operation name.

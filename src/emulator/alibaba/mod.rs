@@ -34,6 +34,7 @@ use axum::Router;
 use chrono::DateTime;
 use serde_json::{json, Value};
 
+use super::faults::{self, Slot, Verdict};
 use super::world::{AccessKey, Scope, WorldError};
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::alibaba_rpc as rpc;
@@ -258,14 +259,16 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     } else {
         None
     };
+    let slot = Slot::default();
     let outcome = match oversized {
         Some(what) => Err((None, too_large(&state, product, what))),
-        None => process(&state, product, &received, v3, &request_id),
+        None => process(&state, product, &received, v3, &request_id, &slot),
     };
-    match outcome {
+    let response = match outcome {
         Ok((action, body)) => respond(StatusCode::OK, format, &format!("{action}Response"), &body),
         Err((spec, error)) => render_error(&state, product, spec, &error, format, &request_id),
-    }
+    };
+    faults::finish(response, slot.take()).await
 }
 
 /// An oversized query or body: the dialect's `malformed` answer, naming
@@ -304,6 +307,7 @@ fn process<'s>(
     req: &Received,
     v3: bool,
     request_id: &str,
+    slot: &Slot,
 ) -> Result<(String, Value), Failure<'s>> {
     let specs = state.specs();
     let action = if v3 {
@@ -361,6 +365,18 @@ fn process<'s>(
                 .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
         )
         .map_err(|v| fail(RpcError::new(v.code, v.message)))?;
+
+    match state.inject(spec, &req.params, slot) {
+        Verdict::Proceed => {}
+        Verdict::Refuse(entry) => {
+            return Err(fail(RpcError::new(
+                entry.code.clone(),
+                faults::message(entry),
+            )))
+        }
+        // Never sent: the connection closes instead.
+        Verdict::Drop => return Err(fail(RpcError::new("", ""))),
+    }
 
     let call = OpCall {
         state,

@@ -24,13 +24,14 @@ use axum::routing::any;
 use axum::Router;
 use serde_json::{json, Map, Value};
 
+use super::faults::{self, Slot, Verdict};
 use super::world::{
     AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError,
 };
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
 use crate::dialect::{xml, DialectId};
-use crate::spec::{OperationSpec, ViolationKind};
+use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::NaverVpc;
 
@@ -190,6 +191,7 @@ async fn handle(
         None | Some("xml") => Format::Xml,
         Some(_) => Format::Json,
     };
+    let slot = Slot::default();
     let outcome = if raw_query.len() > MAX_QUERY || body.is_err() {
         Err((
             None,
@@ -203,9 +205,10 @@ async fn handle(
             &raw_query,
             &parts.headers,
             &params,
+            &slot,
         )
     };
-    match outcome {
+    let response = match outcome {
         Ok(body) => Reply {
             status: StatusCode::OK,
             format,
@@ -214,7 +217,8 @@ async fn handle(
         }
         .into_response(),
         Err((spec, error)) => render_error(&state, spec, &error, format),
-    }
+    };
+    faults::finish(response, slot.take()).await
 }
 
 fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> NcpError {
@@ -278,6 +282,7 @@ fn process<'s>(
     raw_query: &str,
     headers: &HeaderMap,
     params: &[(String, String)],
+    slot: &Slot,
 ) -> Result<Value, Failure<'s>> {
     let spec = state.specs().get(DIALECT, action);
     let fail = |e: NcpError| (spec, e);
@@ -353,6 +358,19 @@ fn process<'s>(
             params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
         )
         .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
+    if let Some(spec) = spec {
+        match state.inject(spec, params, slot) {
+            Verdict::Proceed => {}
+            Verdict::Refuse(entry) if entry.shape == Some(ErrorShape::Gateway) => {
+                return Err(fail(NcpError::gateway(&entry.code, "")))
+            }
+            Verdict::Refuse(entry) => {
+                return Err(fail(NcpError::service(&entry.code, faults::message(entry))))
+            }
+            // Never sent: the connection closes instead.
+            Verdict::Drop => return Err(fail(NcpError::service("", ""))),
+        }
+    }
     let call = Call {
         state,
         action,

@@ -38,6 +38,9 @@ pub struct WorldFile {
     /// The fixtures each dialect's cases see, by dialect.
     #[serde(default)]
     pub fixtures: DialectFixtures,
+    /// Faults the emulator starts with (see [`crate::emulator::faults`]).
+    #[serde(default)]
+    pub faults: Vec<crate::emulator::faults::FaultSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -367,6 +370,7 @@ impl WorldFile {
                 })
                 .collect(),
             fixtures: BTreeMap::from([(DialectId::AlibabaEcs, fixtures)]),
+            faults: Vec::new(),
         }
     }
 }
