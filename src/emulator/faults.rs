@@ -547,3 +547,379 @@ pub async fn clear(State(state): State<Arc<EmulatorState>>) -> Response {
     super::lock(&state.faults).clear();
     json_reply(StatusCode::OK, json!({"cleared": true}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dialect::{Call, CallContext, Decoded};
+    use crate::emulator::test_support::start_default;
+    use crate::emulator::world::WorldFile;
+    use crate::emulator::RunningEmulator;
+
+    fn fault(yaml: &str) -> FaultSpec {
+        serde_yaml::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+    }
+
+    fn refused(yaml: &str) -> String {
+        check(&fault(yaml), SpecSet::embedded()).expect_err(yaml)
+    }
+
+    #[test]
+    fn faults_are_checked_against_the_catalogs() {
+        let specs = SpecSet::embedded();
+        for ok in [
+            "{effect: throttled}",
+            "{dialect: alibaba-ecs, operation: AssignPrivateIpAddresses, effect: busy, times: 2}",
+            "{dialect: naver-vpc, operation: assignSecondaryIps, effect: throttled, code: '420'}",
+            "{dialect: tencent-vpc-v2, effect: throttled, rate: 0.25}",
+            "{operation: DescribeNetworkInterfaces, effect: delay, delay: 2s}",
+            "{effect: drop-after, interface: eni-x}",
+        ] {
+            check(&fault(ok), specs).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        assert!(refused("{effect: internal-error}").contains("tencent-vpc-v2"));
+        assert!(refused("{dialect: alibaba-ens, effect: busy}").contains("documents no busy code"));
+        assert!(
+            refused("{operation: AssignPrivateIpAdresses, effect: drop}")
+                .contains("did you mean `AssignPrivateIpAddresses`")
+        );
+        assert!(refused("{effect: delay}").contains("needs `delay"));
+        assert!(refused("{effect: busy, delay: 1s}").contains("goes with the `delay` effect"));
+        assert!(refused("{effect: delay, delay: 2h}").contains("longer than"));
+        assert!(refused("{effect: drop, times: 0}").contains("at least 1"));
+        assert!(refused("{effect: drop, rate: 1.5}").contains("fraction"));
+        assert!(refused("{effect: drop, rate: 0}").contains("fraction"));
+        assert!(refused("{effect: drop, code: Throttling}").contains("goes with a refusal"));
+        // A code of another kind is not a throttling code.
+        assert!(
+            refused("{dialect: alibaba-ecs, effect: throttled, code: InternalError}")
+                .contains("no throttled code `InternalError`")
+        );
+        assert!(serde_yaml::from_str::<FaultSpec>("{effect: slow}").is_err());
+        assert!(serde_yaml::from_str::<FaultSpec>("{effect: drop, often: true}").is_err());
+    }
+
+    #[test]
+    fn times_and_rate_pick_the_same_calls_every_run() {
+        let mut table = FaultTable::default();
+        table.add(vec![fault("{effect: drop, rate: 0.3}")]);
+        let struck: Vec<u64> = (1..=10)
+            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .collect();
+        assert_eq!(struck, [4, 7, 10]);
+
+        let mut table = FaultTable::default();
+        table.add(vec![fault("{effect: drop, rate: 0.5, times: 2}")]);
+        let struck: Vec<u64> = (1..=10)
+            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .collect();
+        assert_eq!(struck, [2, 4], "times caps a rate");
+        let listing = table.listing();
+        assert_eq!(listing[0]["seen"], 4, "an exhausted fault stops counting");
+        assert_eq!(listing[0]["remaining"], 0);
+    }
+
+    #[test]
+    fn scope_filters_calls_and_the_first_fault_that_strikes_wins() {
+        let mut table = FaultTable::default();
+        table.add(vec![
+            fault("{dialect: naver-vpc, operation: assignSecondaryIps, interface: '30001', effect: busy, times: 1}"),
+            fault("{effect: drop}"),
+        ]);
+        let on = |i: &str| vec![("networkInterfaceNo".to_string(), i.to_string())];
+        let naver = DialectId::NaverVpc;
+        assert_eq!(
+            table
+                .hit(naver, "assignSecondaryIps", &on("30002"))
+                .unwrap()
+                .effect,
+            Effect::Drop
+        );
+        assert_eq!(
+            table
+                .hit(naver, "assignSecondaryIps", &on("30001"))
+                .unwrap()
+                .effect,
+            Effect::Busy
+        );
+        assert_eq!(
+            table
+                .hit(naver, "assignSecondaryIps", &on("30001"))
+                .unwrap()
+                .effect,
+            Effect::Drop
+        );
+        assert_eq!(
+            table
+                .hit(DialectId::TencentVpcV2, "assignSecondaryIps", &on("30001"))
+                .unwrap()
+                .effect,
+            Effect::Drop
+        );
+        table.clear();
+        assert_eq!(table.hit(naver, "assignSecondaryIps", &on("30001")), None);
+    }
+
+    /// Every ENI's secondaries and running task: what a call could change.
+    fn fingerprint(emu: &RunningEmulator) -> Vec<(String, Vec<std::net::Ipv4Addr>, Option<u64>)> {
+        let world = emu.state().world();
+        let mut all: Vec<_> = world
+            .all_enis()
+            .map(|e| (e.id.clone(), e.secondaries().collect(), e.running_task()))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Signs and sends `op` of `dialect` with the world's default keys.
+    async fn call(
+        emu: &RunningEmulator,
+        world: &WorldFile,
+        dialect: DialectId,
+        op: &str,
+        params: &[(&str, String)],
+    ) -> Result<(reqwest::header::HeaderMap, Decoded), reqwest::Error> {
+        let client = dialect.client();
+        let creds = world.fixtures_of(dialect).credentials["default"].clone();
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let host = emu.addr().to_string();
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let wire = client.encode(&Call {
+            operation: op,
+            params: &params,
+            headers: &[],
+            credentials: &creds,
+            context: CallContext {
+                host: &host,
+                now: emu.state().now(),
+                nonce: &nonce,
+                signing: client.signing_variants()[0],
+                method: crate::dialect::Method::Get,
+            },
+        });
+        let mut request = reqwest::Client::new()
+            .get(format!("{}{}", emu.base_url(), wire.path_and_query))
+            .timeout(Duration::from_secs(10));
+        for (k, v) in &wire.headers {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let response = request.send().await?;
+        let headers = response.headers().clone();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?;
+        Ok((headers, client.decode(status, &bytes)))
+    }
+
+    /// An assign of each dialect that succeeds (and so changes the world)
+    /// when no fault stands in its way.
+    fn assign(
+        world: &WorldFile,
+        dialect: DialectId,
+    ) -> (&'static str, Vec<(&'static str, String)>) {
+        let v = |k: &str| world.fixtures_of(dialect).values[k].clone();
+        match dialect {
+            DialectId::AlibabaEcs => (
+                "AssignPrivateIpAddresses",
+                vec![
+                    ("RegionId", v("region")),
+                    ("NetworkInterfaceId", v("eni.available")),
+                    ("PrivateIpAddress.1", v("vswitch.free_ip")),
+                ],
+            ),
+            DialectId::AlibabaEns => (
+                "AssignPrivateIpAddresses",
+                vec![("NetworkInterfaceId", v("eni.available"))],
+            ),
+            DialectId::TencentVpcV2 => (
+                "AssignPrivateIpAddresses",
+                vec![
+                    ("Region", v("region")),
+                    ("vpcId", v("vpc")),
+                    ("networkInterfaceId", v("eni.available")),
+                    (
+                        "privateIpAddressSet.0.privateIpAddress",
+                        v("subnet.free_ip"),
+                    ),
+                ],
+            ),
+            DialectId::NaverVpc => (
+                "assignSecondaryIps",
+                vec![
+                    ("regionCode", v("region")),
+                    ("networkInterfaceNo", v("eni.available")),
+                    ("secondaryIpList.1", v("subnet.free_ip")),
+                    ("responseFormatType", "json".into()),
+                ],
+            ),
+        }
+    }
+
+    /// Every refusal a dialect documents, and a dropped connection, leave
+    /// every ENI of the world as it was; the same call without the fault
+    /// does change it (so the comparison can fail).
+    #[tokio::test]
+    async fn a_faulted_call_changes_nothing_in_the_world() {
+        for &dialect in DialectId::ALL {
+            let (emu, world) = start_default().await;
+            let (op, params) = assign(&world, dialect);
+            let before = fingerprint(&emu);
+            let spec = emu.state().specs().get(dialect, op).unwrap();
+            for effect in [
+                Effect::Throttled,
+                Effect::Busy,
+                Effect::InternalError,
+                Effect::Drop,
+            ] {
+                let f = FaultSpec {
+                    dialect: Some(dialect),
+                    operation: Some(op.into()),
+                    interface: None,
+                    effect,
+                    code: None,
+                    delay: None,
+                    times: Some(1),
+                    rate: None,
+                };
+                if check(&f, emu.state().specs()).is_err() {
+                    // The dialect documents no such code; refused, as checked above.
+                    assert!(effect.kind().is_some_and(|k| row(spec, k, None).is_none()));
+                    continue;
+                }
+                emu.state().add_faults(vec![f]).unwrap();
+                let reply = call(&emu, &world, dialect, op, &params).await;
+                match effect.kind() {
+                    Some(kind) => {
+                        let (headers, decoded) = reply.unwrap();
+                        let code = decoded.error.map(|e| e.code).unwrap_or_default();
+                        assert_eq!(
+                            spec.error(&code).and_then(|e| e.kind),
+                            Some(kind),
+                            "{dialect} {effect:?}: {code}"
+                        );
+                        assert_eq!(headers[FAULT_HEADER], effect.as_str());
+                    }
+                    None => assert!(reply.is_err(), "{dialect}: a dropped call has no reply"),
+                }
+                assert_eq!(
+                    fingerprint(&emu),
+                    before,
+                    "{dialect} {effect:?} changed the world"
+                );
+            }
+            let (_, decoded) = call(&emu, &world, dialect, op, &params).await.unwrap();
+            assert!(decoded.error.is_none(), "{dialect}: {:?}", decoded.error);
+            assert_ne!(
+                fingerprint(&emu),
+                before,
+                "{dialect}: the unfaulted call changes the world"
+            );
+            emu.shutdown().await;
+        }
+    }
+
+    /// `drop-after` loses the reply of a change that took effect; `delay`
+    /// changes at once and answers late.
+    #[tokio::test]
+    async fn drop_after_and_delay_apply_the_change() {
+        let (emu, world) = start_default().await;
+        let dialect = DialectId::AlibabaEcs;
+        let (op, params) = assign(&world, dialect);
+        let before = fingerprint(&emu);
+        emu.state()
+            .add_faults(vec![fault(
+                "{operation: AssignPrivateIpAddresses, effect: drop-after, times: 1}",
+            )])
+            .unwrap();
+        assert!(call(&emu, &world, dialect, op, &params).await.is_err());
+        let after = fingerprint(&emu);
+        assert_ne!(after, before, "the change behind a lost reply took effect");
+
+        emu.state()
+            .add_faults(vec![fault(
+                "{operation: DescribeNetworkInterfaces, effect: delay, delay: 50ms, times: 1}",
+            )])
+            .unwrap();
+        let v = |k: &str| world.fixtures_of(dialect).values[k].clone();
+        let describe = [
+            ("RegionId", v("region")),
+            ("NetworkInterfaceId.1", v("eni.available")),
+        ];
+        let (headers, decoded) = call(
+            &emu,
+            &world,
+            dialect,
+            "DescribeNetworkInterfaces",
+            &describe,
+        )
+        .await
+        .unwrap();
+        assert_eq!(headers[FAULT_HEADER], "delay");
+        assert!(decoded.error.is_none());
+        emu.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn the_control_adds_lists_refuses_and_clears() {
+        let (emu, _) = start_default().await;
+        let http = reqwest::Client::new();
+        let url = format!("{}{FAULTS_PATH}", emu.base_url());
+        let post = |body: &'static str| http.post(&url).body(body).send();
+        let r = post(
+            r#"{"operation": "DescribeNetworkInterfaces", "effect": "throttled", "times": 2}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = post(r#"[{"dialect": "tencent-vpc-v2", "effect": "internal-error"}]"#)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let text = r.text().await.unwrap();
+        assert!(text.contains("documents no internal-error code"), "{text}");
+        for garbage in [
+            "",
+            "[",
+            "{\"effect\": 7}",
+            "\u{0}\u{ff}",
+            "[{\"effect\": \"drop\", \"x\": 1}]",
+        ] {
+            let r = http.post(&url).body(garbage).send().await.unwrap();
+            assert_eq!(r.status(), 400, "{garbage:?}");
+        }
+        let listing: serde_json::Value =
+            serde_json::from_str(&http.get(&url).send().await.unwrap().text().await.unwrap())
+                .unwrap();
+        assert_eq!(
+            listing.as_array().unwrap().len(),
+            1,
+            "a refused list installs nothing"
+        );
+        assert_eq!(listing[0]["remaining"], 2);
+        assert_eq!(listing[0]["effect"], "throttled");
+        assert_eq!(http.delete(&url).send().await.unwrap().status(), 200);
+        let listing = http.get(&url).send().await.unwrap().text().await.unwrap();
+        assert_eq!(listing, "[]");
+        emu.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_world_file_starts_with_its_faults_or_says_why_not() {
+        let mut world = crate::emulator::test_support::default_world();
+        world.faults = vec![fault("{dialect: alibaba-ens, effect: busy}")];
+        let err = crate::emulator::start(&world, "127.0.0.1:0".parse().unwrap())
+            .await
+            .err()
+            .expect("ENS documents no busy code");
+        assert!(err.to_string().contains("faults"), "{err}");
+        world.faults = vec![fault("{effect: drop, times: 1}")];
+        let emu = crate::emulator::start(&world, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let listing = super::super::lock(&emu.state().faults).listing();
+        assert_eq!(listing[0]["effect"], "drop");
+        emu.shutdown().await;
+    }
+}
