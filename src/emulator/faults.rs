@@ -251,7 +251,8 @@ struct Installed {
     spec: FaultSpec,
     /// `rate` in millionths: decimal rates stay exact.
     per_million: u64,
-    /// Matching calls seen (authenticated, valid, of its scope).
+    /// Matching calls seen (authenticated, valid, of its scope), after it
+    /// is used up too.
     seen: u64,
     /// Calls it faulted.
     fired: u64,
@@ -344,7 +345,12 @@ impl FaultTable {
         params: &[(String, String)],
     ) -> Option<Hit> {
         for fault in &mut self.faults {
-            if fault.exhausted() || !fault.matches(dialect, operation, params) {
+            if !fault.matches(dialect, operation, params) {
+                continue;
+            }
+            if fault.exhausted() {
+                // Still counted: how often a client called is worth seeing.
+                fault.seen += 1;
                 continue;
             }
             if fault.strike() {
@@ -615,7 +621,11 @@ mod tests {
             .collect();
         assert_eq!(struck, [2, 4], "times caps a rate");
         let listing = table.listing();
-        assert_eq!(listing[0]["seen"], 4, "an exhausted fault stops counting");
+        assert_eq!(
+            listing[0]["seen"], 10,
+            "an exhausted fault still counts calls"
+        );
+        assert_eq!(listing[0]["fired"], 2);
         assert_eq!(listing[0]["remaining"], 0);
     }
 
