@@ -431,3 +431,41 @@ async fn retries_stop_after_the_policy_s_attempts() {
     assert_eq!(rig.counts().await, [(4, 4)]);
     rig.emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_case_needing_faults_is_skipped_where_there_are_none() {
+    let rig = Rig::with_faults("[]").await;
+    let file = ipconform::case::parse_file(
+        Path::new("cases/alibaba-ecs/proof.yaml"),
+        "\
+dialect: alibaba-ecs
+source: proof
+cases:
+  - id: faulted
+    title: a faulted read
+    requires: {powers: [faults]}
+    faults: [{operation: DescribeNetworkInterfaces, effect: drop}]
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: '{{region}}'}
+"
+        .into(),
+    )
+    .unwrap();
+    let base = rig.emulator.base_url();
+    let endpoint = Endpoint {
+        target: "a-url",
+        base_url: &base,
+        fixtures: &rig.world.fixtures,
+        signing: None,
+        powers: &[],
+        policy: &ClientPolicy::DEFAULT,
+    };
+    let result = Runner::new(rig.specs)
+        .run_case(&file, &file.cases[0], &endpoint)
+        .await;
+    assert_eq!(result.outcome, Outcome::Skipped);
+    assert!(result.skipped.unwrap().contains("faults"));
+    assert!(rig.counts().await.is_empty(), "no fault was installed");
+    rig.emulator.shutdown().await;
+}

@@ -1189,6 +1189,20 @@ cases:
             err.contains("unknown variant `time-travel`") && err.contains("t.yaml:6:"),
             "{err}"
         );
+
+        // Faults need the power that names them, so other targets skip the case.
+        let faulted = text.replace(
+            "requires: {fixtures: [eni.failing], powers: [clock]}",
+            "requires: {fixtures: [eni.failing], powers: [clock]}\n    faults: [{effect: drop, times: 1}]",
+        );
+        let err = parse(&faulted).unwrap_err().to_string();
+        assert!(err.contains("needs the `faults` power"), "{err}");
+        let with_power = faulted.replace("powers: [clock]", "powers: [clock, faults]");
+        let f = parse(&with_power).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(f.cases[0].faults.len(), 1);
+        assert_eq!(f.cases[0].requires.powers, [Power::Clock, Power::Faults]);
+        let bad_fault = with_power.replace("effect: drop", "effect: explode");
+        assert!(parse(&bad_fault).is_err());
     }
 
     #[test]

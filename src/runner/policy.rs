@@ -335,6 +335,29 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_becomes_a_token_bucket_of_that_rate() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let rate: RateLimit = "5/s".parse().unwrap();
+        let bucket = governor::RateLimiter::direct_with_clock(rate.quota(), clock.clone());
+        assert!(bucket.check().is_ok());
+        assert!(bucket.check().is_err(), "burst 1: the second request waits");
+        clock.advance(Duration::from_millis(199));
+        assert!(bucket.check().is_err());
+        clock.advance(Duration::from_millis(1));
+        assert!(bucket.check().is_ok(), "one request every 200 ms");
+
+        let rate: RateLimit = "200/60s burst 3".parse().unwrap();
+        let bucket = governor::RateLimiter::direct_with_clock(rate.quota(), clock.clone());
+        for _ in 0..3 {
+            assert!(bucket.check().is_ok());
+        }
+        assert!(bucket.check().is_err());
+        clock.advance(Duration::from_millis(300));
+        assert!(bucket.check().is_ok(), "200 a minute: one every 300 ms");
+    }
+
+    #[test]
     fn durations_are_spoken_plainly() {
         assert_eq!(spoken(Duration::from_secs(2)), "2 s");
         assert_eq!(spoken(Duration::from_millis(1500)), "1.5 s");
