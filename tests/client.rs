@@ -65,6 +65,8 @@ enum Misbehaviour {
     GarbageBody,
     /// Closes with the request unread, which resets the connection.
     Reset,
+    /// Nothing listens on the port any more.
+    Closed,
 }
 
 /// A loopback server misbehaving on every connection, for the life of the
@@ -72,6 +74,9 @@ enum Misbehaviour {
 fn serve(how: Misbehaviour) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let addr = listener.local_addr().unwrap();
+    if let Misbehaviour::Closed = how {
+        return addr;
+    }
     std::thread::spawn(move || {
         let mut held: Vec<TcpStream> = Vec::new();
         for stream in listener.incoming() {
@@ -140,9 +145,18 @@ fn run_against(addr: SocketAddr) -> (Option<i32>, Value, Duration, tempfile::Tem
     for file in ["report.json", "report.md", "report.html", "junit.xml"] {
         assert!(run_dir.join(file).is_file(), "{file} written");
     }
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
-            .unwrap();
+    let text = std::fs::read_to_string(run_dir.join("report.json")).unwrap();
+    let json: Value = serde_json::from_str(&text).unwrap();
+    // A failure's cause never carries the signed request or a secret.
+    let world = WorldFile::load(&root().join("cases/worlds/default.yaml")).unwrap();
+    let creds = &world
+        .fixtures_of(ipconform::dialect::DialectId::AlibabaEcs)
+        .credentials["default"];
+    let secret = creds.access_key_secret.expose();
+    for shown in [&text, &String::from_utf8_lossy(&out.stdout).to_string()] {
+        assert!(!shown.contains(secret), "a secret in the output");
+        assert!(!shown.contains("Signature=") || shown.contains("Signature=***"));
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("2 fail"), "{stdout}");
     (out.status.code(), json, took, reports)
@@ -195,6 +209,7 @@ fn a_target_answering_garbage_fails_each_case_with_the_cause() {
         ),
         (Misbehaviour::GarbageBody, "unreadable body: HTTP 200"),
         (Misbehaviour::Reset, "connection reset"),
+        (Misbehaviour::Closed, "connection refused"),
     ] {
         let (code, report, took, _dir) = run_against(serve(how));
         assert_eq!(code, Some(1), "{how:?}");

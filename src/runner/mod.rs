@@ -698,6 +698,9 @@ impl<'s> Runner<'s> {
                 },
             });
             record.request = Some(x.client.redact(&wire));
+            // One request per attempt, each through the target's bucket: a
+            // hook around mutating calls (the ledger) belongs around this
+            // send, once per attempt.
             if let Some(limiter) = self.limiter(x.endpoint) {
                 limiter.until_ready().await;
             }
@@ -946,7 +949,9 @@ fn cause(e: &reqwest::Error, timeout: Duration) -> String {
         return format!("no reply within {}", policy::spoken(timeout));
     }
     let mut source = e.source();
-    let mut innermost = e.to_string();
+    // Not `e.to_string()`: reqwest's own text carries the URL, signed query
+    // and all.
+    let mut innermost = String::from("the request failed");
     while let Some(s) = source {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             match io.kind() {

@@ -281,3 +281,63 @@ cases:
     // Eleven is over the quota of an Available ENI: the row fails.
     assert_eq!(results[4].outcome, Outcome::Fails);
 }
+
+/// The runner takes a token from its target's bucket for every request,
+/// and every case of one target shares that bucket: after one request at
+/// 1/min the bucket is empty, for another case of the target too.
+#[tokio::test]
+async fn every_request_takes_a_token_of_its_target_s_rate() {
+    use crate::runner::{ClientPolicy, Endpoint};
+    let world = WorldFile::builtin().unwrap();
+    let emulator = crate::emulator::start(&world, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let base = emulator.base_url();
+    let mut policy = ClientPolicy::DEFAULT;
+    policy.rate_limit = Some("1/min".parse().unwrap());
+    let endpoint = |target: &'static str| Endpoint {
+        target,
+        base_url: &base,
+        fixtures: &world.fixtures,
+        signing: None,
+        powers: &[],
+        policy: &policy,
+    };
+    let file = load(
+        r#"
+dialect: alibaba-ecs
+source: test
+cases:
+  - id: one-read
+    title: one read
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}"}
+"#,
+    );
+    let runner = Runner::new(SpecSet::embedded());
+    let (slow, other) = (endpoint("slow"), endpoint("other"));
+    assert!(
+        runner.limiter(&slow).unwrap().check().is_ok(),
+        "a fresh bucket has a token"
+    );
+    let limiter = runner.limiter(&slow).unwrap();
+    // That token was taken by the check above; refill it by using a new name.
+    let file_case = &file.cases[0];
+    let result = runner.run_case(&file, file_case, &other).await;
+    assert_eq!(result.outcome, Outcome::Conforms, "{}", diffs(&result));
+    assert!(
+        runner.limiter(&other).unwrap().check().is_err(),
+        "the case's one request took the target's only token"
+    );
+    assert!(
+        std::sync::Arc::ptr_eq(&limiter, &runner.limiter(&slow).unwrap()),
+        "one bucket per target, shared by its cases"
+    );
+    let no_rate = Endpoint {
+        policy: &ClientPolicy::DEFAULT,
+        ..endpoint("free")
+    };
+    assert!(runner.limiter(&no_rate).is_none());
+    emulator.shutdown().await;
+}
