@@ -44,6 +44,15 @@ impl Diagnostic {
             .lines()
             .nth(line.saturating_sub(1))
             .map(|l| l.to_string());
+        // A position past the last line (YAML's "at end of input") points
+        // at the end of the last line, so it is shown with its caret.
+        if self.snippet.is_none() && line > 0 {
+            let last = text.lines().count().max(1);
+            let snippet = text.lines().last().unwrap_or_default().to_string();
+            self.line = last;
+            self.col = snippet.chars().count() + 1;
+            self.snippet = Some(snippet);
+        }
         self
     }
 
