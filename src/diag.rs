@@ -72,9 +72,15 @@ impl Diagnostic {
             None => full.clone(),
         };
         let mut diag = Diagnostic::new(file, message.clone());
-        if let Some(loc) = err.location() {
-            diag = diag.at(text, loc.line(), loc.column());
-        }
+        diag = match err.location() {
+            Some(loc) => diag.at(text, loc.line(), loc.column()),
+            // serde_norway gives no place for a second document; other
+            // placeless errors are about the document as a whole.
+            None => {
+                let (line, col) = second_document(text).unwrap_or((1, 1));
+                diag.at(text, line, col)
+            }
+        };
         if let Some(hint) = suggestion_for_serde_message(&message) {
             diag = diag.with_hint(hint);
         }
@@ -110,6 +116,22 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// Where a second YAML document starts: a `---` line after content.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        let marker = line == "---" || line.starts_with("--- ");
+        if marker && content {
+            return Some((i + 1, 1));
+        }
+        let trimmed = line.trim();
+        if !marker && !trimmed.is_empty() && !trimmed.starts_with('#') && trimmed != "..." {
+            content = true;
+        }
+    }
+    None
+}
 
 /// A list of diagnostics as one error, for loaders that report them all.
 #[derive(Debug, Clone, Default)]

@@ -1188,3 +1188,15 @@ fn naver_paths_that_are_not_an_action_get_the_gateway_envelope() {
         assert_eq!(code, "200", "{path}: the gateway's authentication failure");
     }
 }
+
+/// A second YAML document (`---` after content) came with no place at all.
+#[test]
+fn a_second_yaml_document_is_located_at_its_marker() {
+    let text = "dialect: alibaba-ecs\ncases: []\n---\ndialect: alibaba-ens\n";
+    let d = diagnostics_of_case(text)
+        .into_iter()
+        .next()
+        .expect("refused");
+    assert!(d.message.contains("more than one document"), "{d}");
+    assert_eq!((d.line, d.col), (3, 1), "{d}");
+}
