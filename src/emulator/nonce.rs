@@ -127,7 +127,7 @@ mod tests {
         assert!(store.per_key["flood"].expiry_of.len() <= NONCE_CAP_PER_KEY + 1);
     }
 
-    /// Found by tests/load.rs: expired nonces were pruned only when their
+    /// Pinned by tests/load.rs too: expired nonces were pruned only when their
     /// own key recorded another, so a key that fell silent kept its whole
     /// window's nonces (and their memory) for ever.
     #[test]

@@ -52,8 +52,25 @@ pub fn signed(
     signing: Option<&str>,
     method: Method,
 ) -> WireRequest {
-    let client = dialect.client();
     let creds = world.fixtures_of(dialect).credentials[creds].clone();
+    signed_with(
+        state, HOST, &creds, dialect, operation, params, signing, method,
+    )
+}
+
+/// As [`signed`], with credentials and the Host given.
+#[allow(clippy::too_many_arguments)]
+pub fn signed_with(
+    state: &EmulatorState,
+    host: &str,
+    creds: &ipconform::fixtures::Credentials,
+    dialect: DialectId,
+    operation: &str,
+    params: &[(&str, String)],
+    signing: Option<&str>,
+    method: Method,
+) -> WireRequest {
+    let client = dialect.client();
     let params: Vec<(String, String)> = params
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
@@ -63,9 +80,9 @@ pub fn signed(
         operation,
         params: &params,
         headers: &[],
-        credentials: &creds,
+        credentials: creds,
         context: CallContext {
-            host: HOST,
+            host,
             now: state.now(),
             nonce: &nonce,
             signing: signing.unwrap_or(client.signing_variants()[0]),
