@@ -268,6 +268,15 @@ fn process<'s>(
     let spec = state.specs().get(DIALECT, action);
     let fail = |e: NcpError| (spec, e);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(name) = [TIMESTAMP, ACCESS_KEY, SIGNATURE_V2, SIGNATURE_V1]
+        .into_iter()
+        .find(|name| headers.get_all(*name).iter().count() > 1)
+    {
+        return Err(fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            format!("Authentication Failed: the {name} header is given more than once."),
+        )));
+    }
     let (Some(timestamp), Some(access_key)) = (header(TIMESTAMP), header(ACCESS_KEY)) else {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
