@@ -288,9 +288,12 @@ impl Worker {
                 self.unassign(d, &eni, ip).await
             }
             7 => {
-                // Refused on purpose: release an address that is not ours.
+                // Refused on purpose: release, from our own interface, an
+                // address of another connection's range (a shared
+                // interface may really hold it).
                 let ip = self.foreign_ip(d);
-                self.unassign_refused(d, &eni, ip).await
+                let own = (d.own)(self.w);
+                self.unassign_refused(d, &own, ip).await
             }
             _ => self.describe_own(d).await,
         }
