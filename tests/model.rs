@@ -133,7 +133,6 @@ struct MSubnet {
     first: u32,
     last: u32,
     delay_ms: i64,
-    limit: u32,
 }
 
 impl MSubnet {
@@ -223,7 +222,7 @@ fn v4(s: &str) -> u32 {
 
 impl Model {
     fn new() -> Model {
-        let subnet = |id, vpc, account, region, cidr: &str, first, last, delay_ms, limit| {
+        let subnet = |id, vpc, account, region, cidr: &str, first, last, delay_ms| {
             let net: ipnet::Ipv4Net = cidr.parse().unwrap();
             let (network, broadcast) = (n(net.network()), n(net.broadcast()));
             MSubnet {
@@ -236,16 +235,15 @@ impl Model {
                 first: network + first,
                 last: broadcast - last,
                 delay_ms,
-                limit,
             }
         };
         let subnets = vec![
-            subnet("s1", "v1", "A", "r1", "10.0.0.0/28", 1, 3, 0, 10),
-            subnet("s1b", "v1", "A", "r1", "10.0.1.0/29", 1, 1, 0, 10),
-            subnet("s1x", "v1x", "A", "r1", "10.5.0.0/29", 1, 1, 0, 10),
-            subnet("s2", "v2", "A", "r2", "10.1.0.0/28", 1, 2, 2000, 9),
-            subnet("s3", "v3", "A", "r3", "10.2.0.0/28", 6, 1, 3000, 5),
-            subnet("sb", "vb", "B", "r1", "10.9.0.0/29", 1, 1, 0, 10),
+            subnet("s1", "v1", "A", "r1", "10.0.0.0/28", 1, 3, 0),
+            subnet("s1b", "v1", "A", "r1", "10.0.1.0/29", 1, 1, 0),
+            subnet("s1x", "v1x", "A", "r1", "10.5.0.0/29", 1, 1, 0),
+            subnet("s2", "v2", "A", "r2", "10.1.0.0/28", 1, 2, 2000),
+            subnet("s3", "v3", "A", "r3", "10.2.0.0/28", 6, 1, 3000),
+            subnet("sb", "vb", "B", "r1", "10.9.0.0/29", 1, 1, 0),
         ];
         let mut m = Model {
             now: 0,

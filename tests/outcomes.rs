@@ -240,7 +240,7 @@ fn a_duplicated_case_id_is_refused_at_its_line() {
     let text = std::fs::read_to_string(&original).unwrap();
     std::fs::write(ecs.join("a.yaml"), &text).unwrap();
     std::fs::write(ecs.join("b.yaml"), &text).unwrap();
-    let diags = load_dir(dir.path()).err().expect("refused").0;
+    let diags = load_dir(dir.path()).expect_err("refused").0;
     assert!(!diags.is_empty());
     for d in &diags {
         assert!(d.message.contains("is used twice"), "{d}");
