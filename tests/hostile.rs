@@ -650,6 +650,10 @@ enum Mutation {
         body: bool,
         len: u32,
     },
+    /// The parameters sent as a JSON or XML document instead of a form.
+    Document {
+        json: bool,
+    },
 }
 
 fn uri_text() -> impl Strategy<Value = String> {
@@ -809,6 +813,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             "//", "/?", "/%FF", "/vserver/v2/getNetworkInterfaceDetail;x",
         ]).prop_map(|p| Mutation::Path(p.into())),
         1 => (any::<bool>(), prop_oneof![30_000u32..40_000, 1_040_000u32..1_100_000]).prop_map(|(body, len)| Mutation::Oversize { body, len }),
+        1 => any::<bool>().prop_map(|json| Mutation::Document { json }),
     ]
 }
 
@@ -882,6 +887,37 @@ fn mutate(raw: &mut Raw, m: &Mutation) {
             raw.headers.remove(pos(raw.headers.len(), *at));
         }
         Mutation::Path(p) => path = p.clone(),
+        Mutation::Document { json } => {
+            let source = if raw.body.is_empty() {
+                query.clone()
+            } else {
+                raw.body.clone()
+            };
+            let pairs: Vec<(String, String)> =
+                form_urlencoded::parse(&source).into_owned().collect();
+            let (doc, content_type) = if *json {
+                let map: serde_json::Map<String, serde_json::Value> =
+                    pairs.into_iter().map(|(k, v)| (k, v.into())).collect();
+                (
+                    serde_json::Value::Object(map).to_string(),
+                    "application/json",
+                )
+            } else {
+                let items: String = pairs
+                    .iter()
+                    .map(|(k, v)| format!("<{k}>{v}</{k}>"))
+                    .collect();
+                (
+                    format!("<?xml version=\"1.0\"?><Request>{items}</Request>"),
+                    "text/xml",
+                )
+            };
+            raw.body = doc.into_bytes();
+            raw.method = "POST".into();
+            raw.headers.retain(|(k, _)| k != "content-type");
+            raw.headers
+                .push(("content-type".into(), content_type.as_bytes().to_vec()));
+        }
         _ => {}
     }
     // Bytes a URI cannot carry are sent percent-encoded, as a client would.
