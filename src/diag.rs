@@ -44,6 +44,15 @@ impl Diagnostic {
             .lines()
             .nth(line.saturating_sub(1))
             .map(|l| l.to_string());
+        // A position past the last line (YAML's "at end of input") points
+        // at the end of the last line, so it is shown with its caret.
+        if self.snippet.is_none() && line > 0 {
+            let last = text.lines().count().max(1);
+            let snippet = text.lines().last().unwrap_or_default().to_string();
+            self.line = last;
+            self.col = snippet.chars().count() + 1;
+            self.snippet = Some(snippet);
+        }
         self
     }
 
@@ -63,9 +72,15 @@ impl Diagnostic {
             None => full.clone(),
         };
         let mut diag = Diagnostic::new(file, message.clone());
-        if let Some(loc) = err.location() {
-            diag = diag.at(text, loc.line(), loc.column());
-        }
+        diag = match err.location() {
+            Some(loc) => diag.at(text, loc.line(), loc.column()),
+            // serde_norway gives no place for a second document; other
+            // placeless errors are about the document as a whole.
+            None => {
+                let (line, col) = second_document(text).unwrap_or((1, 1));
+                diag.at(text, line, col)
+            }
+        };
         if let Some(hint) = suggestion_for_serde_message(&message) {
             diag = diag.with_hint(hint);
         }
@@ -101,6 +116,22 @@ impl fmt::Display for Diagnostic {
 }
 
 impl std::error::Error for Diagnostic {}
+
+/// Where a second YAML document starts: a `---` line after content.
+fn second_document(text: &str) -> Option<(usize, usize)> {
+    let mut content = false;
+    for (i, line) in text.lines().enumerate() {
+        let marker = line == "---" || line.starts_with("--- ");
+        if marker && content {
+            return Some((i + 1, 1));
+        }
+        let trimmed = line.trim();
+        if !marker && !trimmed.is_empty() && !trimmed.starts_with('#') && trimmed != "..." {
+            content = true;
+        }
+    }
+    None
+}
 
 /// A list of diagnostics as one error, for loaders that report them all.
 #[derive(Debug, Clone, Default)]

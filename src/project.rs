@@ -96,8 +96,54 @@ impl Project {
 }
 
 pub fn load_world(path: &Path) -> Result<WorldFile, Diagnostic> {
-    WorldFile::load(path).map_err(|e| match e {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(&origin, format!("failed to read world file: {e}")))?;
+    parse_world(&text, &origin)
+}
+
+/// A world file's text as the harness takes it: parsed, then built once,
+/// so that a world that parses but does not hold together (an ENI in an
+/// undefined subnet, an address held twice) is invalid input with
+/// `file:line:col` at load, rather than an emulator that fails to start
+/// for every case (`run`) or a "failed to listen" (`emulate`).
+pub fn parse_world(text: &str, origin: &str) -> Result<WorldFile, Diagnostic> {
+    let file = WorldFile::from_yaml(text, origin).map_err(|e| match e {
         crate::emulator::world::WorldLoadError::Parse(d) => *d,
-        other => Diagnostic::new(path.display().to_string(), other.to_string()),
-    })
+        other => Diagnostic::new(origin, other.to_string()),
+    })?;
+    if let Err(e) = crate::emulator::world::World::build(&file) {
+        // The object reads `eni `e1``: point at where that id is defined.
+        let id = e.object.split('`').nth(1).unwrap_or_default();
+        let (line, col) = definition_of(text, id).unwrap_or((1, 1));
+        return Err(Diagnostic::new(origin, e.to_string())
+            .at(text, line, col)
+            .with_hint("see the Worlds section of docs/FORMATS.md"));
+    }
+    Ok(file)
+}
+
+/// The first `id: <id>` (or `name: <id>`) in `text`, quoted or not.
+fn definition_of(text: &str, id: &str) -> Option<(usize, usize)> {
+    if id.is_empty() {
+        return None;
+    }
+    for (index, line) in text.lines().enumerate() {
+        for key in ["id:", "name:"] {
+            let mut from = 0;
+            while let Some(at) = line[from..].find(key) {
+                let start = from + at;
+                let value = line[start + key.len()..].trim_start();
+                let value = value.trim_start_matches(['"', '\'']);
+                let ends = value.strip_prefix(id).is_some_and(|rest| {
+                    rest.is_empty() || rest.starts_with([',', '}', '"', '\'', ' '])
+                });
+                if ends {
+                    return Some((index + 1, line[..start].chars().count() + 1));
+                }
+                from = start + key.len();
+            }
+        }
+    }
+    None
 }

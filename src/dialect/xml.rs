@@ -26,7 +26,14 @@ pub enum XmlError {
     Mismatch { expected: String, found: String },
     #[error("failed to parse XML: the document ends inside `{open}`")]
     Unclosed { open: String },
+    #[error("failed to parse XML: elements nest deeper than {MAX_DEPTH}")]
+    TooDeep,
 }
+
+/// Deepest nesting read; vendor replies nest a handful of levels. A deeper
+/// document is refused before it is built: the JSON tree it would become
+/// is dropped, compared and printed recursively, and would overflow the stack.
+pub const MAX_DEPTH: usize = 128;
 
 /// Renders `value` under a `<root>` element with an XML prolog, a list as
 /// its element repeated (Alibaba).
@@ -188,6 +195,9 @@ pub fn xml_to_json(xml: &str) -> Result<(String, Value), XmlError> {
                         root: root.map(|r| r.0).unwrap_or_default(),
                     });
                 }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(XmlError::TooDeep);
+                }
                 let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
                 stack.push(Open::new(name));
             }
@@ -306,5 +316,18 @@ mod tests {
         ));
         assert!(matches!(xml_to_json(""), Err(XmlError::NoRoot)));
         assert!(xml_to_json("<a/><b/>").is_err());
+    }
+
+    /// Found by tests/hostile.rs: a reply nesting 200,000 elements was
+    /// read into a JSON tree whose drop overflowed the stack and aborted
+    /// the harness. It is refused at the limit; the limit itself reads.
+    #[test]
+    fn deeply_nested_replies_are_refused_not_a_stack_overflow() {
+        let deep = "<a>".repeat(200_000) + &"</a>".repeat(200_000);
+        assert!(matches!(xml_to_json(&deep), Err(XmlError::TooDeep)));
+        let at_limit = "<a>".repeat(MAX_DEPTH) + &"</a>".repeat(MAX_DEPTH);
+        assert!(xml_to_json(&at_limit).is_ok());
+        let over = "<a>".repeat(MAX_DEPTH + 1) + &"</a>".repeat(MAX_DEPTH + 1);
+        assert!(matches!(xml_to_json(&over), Err(XmlError::TooDeep)));
     }
 }

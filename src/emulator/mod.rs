@@ -137,6 +137,11 @@ impl EmulatorState {
     pub fn nonce_count(&self) -> usize {
         lock(&self.nonces).len()
     }
+
+    /// Bytes the nonce store's tables hold, over every key.
+    pub fn nonce_bytes(&self) -> usize {
+        lock(&self.nonces).approx_bytes()
+    }
 }
 
 /// A poisoned lock only means another request panicked mid-operation; the

@@ -2,10 +2,12 @@
 //! (Alibaba v1 and V3, Tencent legacy later).
 //!
 //! Each nonce is kept until a replay of it would fall outside the clock
-//! window anyway, so memory is bounded by time (expired nonces are pruned
-//! on every insert) and by a hard cap per key (the soonest to expire goes
-//! first). Nonces are kept as SHA-256 digests so a client sending huge
-//! nonces cannot inflate the store.
+//! window anyway, so memory is bounded by time (expired nonces of every
+//! key are pruned on every insert, and the tables shrink once mostly
+//! empty) and by a hard cap per key (the soonest to expire goes first).
+//! Nonces are kept as SHA-256 digests so a client sending huge nonces
+//! cannot inflate the store. Only keys that passed their signature are
+//! recorded, so the keys are the world's, a handful.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -29,15 +31,21 @@ impl NonceStore {
     /// Records `nonce` for `key` until `expires` (Unix seconds); false when
     /// it was seen and has not expired at `now`.
     pub fn record(&mut self, key: &str, nonce: &str, now: i64, expires: i64) -> bool {
+        // Every key's expired nonces go, not only this key's: a key that
+        // falls silent must not keep its window's nonces for ever.
+        for nonces in self.per_key.values_mut() {
+            nonces.prune(now);
+        }
+        self.per_key
+            .retain(|_, nonces| !nonces.expiry_of.is_empty());
         let entry = match self.per_key.get_mut(key) {
             Some(e) => e,
             None => self.per_key.entry(key.to_string()).or_default(),
         };
-        while let Some(Reverse((at, digest))) = entry.by_expiry.peek().cloned() {
-            if at > now && entry.expiry_of.len() < NONCE_CAP_PER_KEY {
+        while entry.expiry_of.len() >= NONCE_CAP_PER_KEY {
+            let Some(Reverse((at, digest))) = entry.by_expiry.pop() else {
                 break;
-            }
-            entry.by_expiry.pop();
+            };
             if entry.expiry_of.get(&digest) == Some(&at) {
                 entry.expiry_of.remove(&digest);
             }
@@ -58,6 +66,38 @@ impl NonceStore {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes the tables hold (their capacity, not their length): what the
+    /// store costs in memory, for the load test's figures.
+    pub fn approx_bytes(&self) -> usize {
+        const ENTRY: usize = 32 + 8 + 8; // digest, expiry, table overhead
+        const HEAP: usize = 8 + 32;
+        self.per_key
+            .iter()
+            .map(|(k, n)| k.len() + n.expiry_of.capacity() * ENTRY + n.by_expiry.capacity() * HEAP)
+            .sum()
+    }
+}
+
+impl KeyNonces {
+    /// Forgets the nonces expired at `now`; gives memory back once the
+    /// tables are mostly empty (after a burst, the window passes).
+    fn prune(&mut self, now: i64) {
+        while let Some(Reverse((at, digest))) = self.by_expiry.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.by_expiry.pop();
+            if self.expiry_of.get(&digest) == Some(&at) {
+                self.expiry_of.remove(&digest);
+            }
+        }
+        if self.expiry_of.capacity() > 1024 && self.expiry_of.len() * 4 < self.expiry_of.capacity()
+        {
+            self.expiry_of.shrink_to_fit();
+            self.by_expiry.shrink_to_fit();
+        }
     }
 }
 
@@ -85,5 +125,30 @@ mod tests {
             store.record("flood", &i.to_string(), 0, 10_000);
         }
         assert!(store.per_key["flood"].expiry_of.len() <= NONCE_CAP_PER_KEY + 1);
+    }
+
+    /// Pinned by tests/load.rs too: expired nonces were pruned only when their
+    /// own key recorded another, so a key that fell silent kept its whole
+    /// window's nonces (and their memory) for ever.
+    #[test]
+    fn a_silent_keys_expired_nonces_go_when_any_key_records() {
+        let mut store = NonceStore::default();
+        for i in 0..5_000 {
+            assert!(store.record("busy-then-silent", &i.to_string(), 0, 900));
+        }
+        let peak = store.approx_bytes();
+        assert!(store.record("other", "n", 100, 1000));
+        assert_eq!(store.len(), 5_001, "nothing expired yet");
+        assert!(store.record("other", "m", 901, 1801));
+        assert_eq!(store.len(), 2, "only the other key's two remain");
+        assert!(
+            store.approx_bytes() * 10 < peak,
+            "memory given back: {} of {peak}",
+            store.approx_bytes()
+        );
+        assert!(
+            store.record("busy-then-silent", "0", 902, 1802),
+            "expired: usable again"
+        );
     }
 }

@@ -26,7 +26,9 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use super::faults::{self, Slot, Verdict};
-use super::world::{AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, WorldError};
+use super::world::{
+    AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, World, WorldError,
+};
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::tencent_v2::{self, PATH};
 use crate::dialect::DialectId;
@@ -442,8 +444,11 @@ fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
     }
 }
 
-fn task_data(call: &Call<'_>, eni: &str) -> Value {
-    let world = call.state.world();
+/// The task the change just started, read under the lock that made the
+/// change: locking again would first settle the world, and a task whose
+/// delay had passed meanwhile (a loaded machine, a short delay) would be
+/// gone, answered as taskId 0, or another change's task by then.
+fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Value {
     let task = world.eni(&call.scope, eni).ok().and_then(Eni::running_task);
     json!({"taskId": task.unwrap_or(0)})
 }
@@ -476,7 +481,8 @@ fn assign(call: &Call<'_>) -> Result<Value, TcError> {
         visibility: Visibility::AfterTask,
         ..AssignRequest::default()
     };
-    let assigned = call.state.world().assign(&call.scope, &eni, &request);
+    let mut world = call.state.world();
+    let assigned = world.assign(&call.scope, &eni, &request);
     assigned.map_err(|e| match e {
         // An address the subnet cannot give is a bad value of the
         // parameter that named it: 4000, naming it.
@@ -490,7 +496,7 @@ fn assign(call: &Call<'_>) -> Result<Value, TcError> {
         }
         other => world_error(other),
     })?;
-    Ok(task_data(call, &eni))
+    Ok(task_data(&world, call, &eni))
 }
 
 fn unassign(call: &Call<'_>) -> Result<Value, TcError> {
@@ -500,11 +506,11 @@ fn unassign(call: &Call<'_>) -> Result<Value, TcError> {
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
-    call.state
-        .world()
+    let mut world = call.state.world();
+    world
         .unassign(&call.scope, &eni, &ips, Visibility::AfterTask)
         .map_err(world_error)?;
-    Ok(task_data(call, &eni))
+    Ok(task_data(&world, call, &eni))
 }
 
 fn describe(call: &Call<'_>) -> Result<Value, TcError> {

@@ -365,7 +365,19 @@ impl fmt::Debug for OperationSpec {
 /// The one place a spec's diagnostics are built, so each names its file.
 fn diag(file: &str, text: &str, key: &str, message: String) -> Diagnostic {
     let d = Diagnostic::new(file, message);
-    match crate::diag::find_key(text, key, 1, usize::MAX) {
+    // `key` is a key (`rules`) or a value the message is about (an error
+    // code, a parameter name): then the first line that writes it.
+    let value = || {
+        (!key.is_empty())
+            .then(|| {
+                text.lines().enumerate().find_map(|(i, line)| {
+                    line.find(key)
+                        .map(|at| (i + 1, line[..at].chars().count() + 1))
+                })
+            })
+            .flatten()
+    };
+    match crate::diag::find_key(text, key, 1, usize::MAX).or_else(value) {
         Some((line, col)) => d.at(text, line, col),
         None => d,
     }

@@ -242,22 +242,31 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     } else {
         received.param("Version")
     };
-    let version = version.unwrap_or("").to_string();
-    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
-    let Some(product) = PRODUCTS.iter().copied().find(|p| p.version() == version) else {
-        // No product serves this version; answer as the first one would.
-        let error = RpcError::new(
-            "InvalidVersion",
-            format!("Specified parameter Version \"{version}\" is not valid."),
-        );
-        return render_error(&state, PRODUCTS[0], None, &error, format, &request_id);
-    };
     let oversized = if oversized_query {
         Some("QueryString")
     } else if body.is_err() {
         Some("Body")
     } else {
         None
+    };
+    // An oversized query is not parsed; its Version is looked up in the
+    // raw text, so that it is refused as too large in its product's
+    // envelope rather than as a request without a Version.
+    let version = match version {
+        None if oversized_query => sniff_version(query),
+        other => other.unwrap_or("").to_string(),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let product = PRODUCTS.iter().copied().find(|p| p.version() == version);
+    // Too large to read, with no product named: answered as the first.
+    let product = product.or(oversized.map(|_| PRODUCTS[0]));
+    let Some(product) = product else {
+        // No product serves this version; answer as the first one would.
+        let error = RpcError::new(
+            "InvalidVersion",
+            format!("Specified parameter Version \"{version}\" is not valid."),
+        );
+        return render_error(&state, PRODUCTS[0], None, &error, format, &request_id);
     };
     let slot = Slot::default();
     let outcome = match oversized {
@@ -269,6 +278,15 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         Err((spec, error)) => render_error(&state, product, spec, &error, format, &request_id),
     };
     faults::finish(response, slot.take()).await
+}
+
+/// The `Version=` of a raw query, without parsing the rest of it.
+fn sniff_version(query: &str) -> String {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("Version="))
+        .map(|v| rpc::parse_query(&format!("v={v}")).remove(0).1)
+        .unwrap_or_default()
 }
 
 /// An oversized query or body: the dialect's `malformed` answer, naming
@@ -464,6 +482,11 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
             format!("The request signature does not conform to Aliyun standards: {why}."),
         )
     };
+    if req.headers.get_all(AUTHORIZATION).iter().count() > 1 {
+        return Err(incomplete(
+            "the Authorization header is given more than once".into(),
+        ));
+    }
     let header = req.header(AUTHORIZATION.as_str()).unwrap_or_default();
     let auth = rpc::parse_v3_authorization(header).map_err(incomplete)?;
     let mut signed = Vec::with_capacity(auth.signed_headers.len());

@@ -16,7 +16,7 @@
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -105,9 +105,20 @@ impl NcpError {
     }
 }
 
-/// The NAVER routes: every method on `/vserver/v2/<action>`.
+/// The NAVER routes: every method on `/vserver/v2/<action>`, and on any
+/// deeper path, which the gateway answers as an API it does not have.
 pub fn routes() -> Router<Arc<EmulatorState>> {
-    Router::new().route("/vserver/v2/{action}", any(handle))
+    Router::new().route("/vserver/v2/{*action}", any(handle))
+}
+
+/// The action as the path names it, percent-decoded; bytes that are not
+/// UTF-8 are replaced rather than refused outside the envelope (axum's
+/// `Path` would answer them in plain text).
+fn action_of(path: &str) -> String {
+    let raw = path.strip_prefix(naver::PREFIX).unwrap_or(path);
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,12 +161,9 @@ fn item_name(list: &str) -> String {
     list.strip_suffix("List").unwrap_or(list).to_string()
 }
 
-async fn handle(
-    State(state): State<Arc<EmulatorState>>,
-    Path(action): Path<String>,
-    request: Request,
-) -> Response {
+async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let action = action_of(parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("").to_string();
     let body = axum::body::to_bytes(body, MAX_BODY).await;
     let is_form = parts
@@ -287,6 +295,15 @@ fn process<'s>(
     let spec = state.specs().get(DIALECT, action);
     let fail = |e: NcpError| (spec, e);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(name) = [TIMESTAMP, ACCESS_KEY, SIGNATURE_V2, SIGNATURE_V1]
+        .into_iter()
+        .find(|name| headers.get_all(*name).iter().count() > 1)
+    {
+        return Err(fail(NcpError::gateway(
+            code::AUTH_FAILED,
+            format!("Authentication Failed: the {name} header is given more than once."),
+        )));
+    }
     let (Some(timestamp), Some(access_key)) = (header(TIMESTAMP), header(ACCESS_KEY)) else {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
