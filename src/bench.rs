@@ -523,12 +523,15 @@ async fn harness_overhead(
     let file = harness_case(budget.harness_steps)?;
     let case = &file.cases[0];
     let runner = Runner::new(specs);
+    let policy = crate::runner::policy::ClientPolicy::default();
     let endpoint = Endpoint {
         target: "emulator",
         base_url: &base,
         fixtures: &world.fixtures,
         signing: None,
         powers: crate::target::EMULATOR_POWERS,
+        policy: &policy,
+        observer: None,
     };
     let http = reqwest::Client::new();
     let steps = case.steps.len() as f64;

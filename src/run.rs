@@ -49,12 +49,10 @@ pub async fn run(
     for sink in sinks.iter_mut() {
         sink.on(&Event::RunStarted(info))?;
     }
-    let jobs = if target.isolates_cases() {
-        jobs.max(1)
-    } else {
-        1
-    };
+    let jobs = target.parallelism(jobs);
+    // After a Ctrl-C on a profile, no further case starts.
     let mut results = stream::iter(cases.iter())
+        .take_while(|_| std::future::ready(!target.is_interrupted()))
         .map(|(file, case)| target.run_case(runner, file, case))
         .buffer_unordered(jobs);
     let mut summary = Summary::default();

@@ -10,6 +10,8 @@
 //! never touches the emulator's memory.
 
 mod check;
+mod dry;
+pub mod policy;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -18,12 +20,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::case::{Case, CaseFile, Power, Step, Var, Vars};
-use crate::dialect::{Call, ClientDialect, Decoded};
+use crate::dialect::{Call, ClientDialect, Decoded, DialectId};
 use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Finding, SpecSet};
 
 pub use check::{accept_hint, judge, Verdict};
+pub use dry::DryStep;
 
 /// Where a case runs: a name (for deviations and reports), a base URL, the
 /// fixtures that target provides per dialect, and the signing variant it
@@ -38,6 +41,31 @@ pub struct Endpoint<'a> {
     /// a polling step. A case that requires a power the target lacks is
     /// skipped.
     pub powers: &'a [Power],
+    /// How to behave as a client of this target.
+    pub policy: &'a policy::ClientPolicy,
+    /// Told about every request that changes state, before it is sent and
+    /// after its reply: a real-cloud target keeps its ledger with it.
+    pub observer: Option<&'a dyn CallObserver>,
+}
+
+/// Watches the requests that change state (operations the spec does not
+/// mark `readonly`). `before_send` comes before each attempt is sent and
+/// may refuse it: the step then fails with the reason and nothing is sent.
+/// `after_reply` comes with the decoded reply, or `None` when none came.
+pub trait CallObserver: Send + Sync {
+    fn before_send(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(String, String)],
+    ) -> Result<(), String>;
+    fn after_reply(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(String, String)],
+        decoded: Option<&Decoded>,
+    );
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -397,11 +425,22 @@ impl<'s> Runner<'s> {
                 },
             });
             record.request = Some(client.redact(&wire));
+            let observer = endpoint.observer.filter(|_| !self.is_read_only(file, step));
+            if let Some(observer) = observer {
+                if let Err(why) = observer.before_send(file.dialect, &step.call, &params) {
+                    record.problems.push(format!("not sent: {why}"));
+                    record.elapsed = started.elapsed();
+                    return record;
+                }
+            }
             let decoded = match self.send(endpoint.base_url, &wire).await {
                 Ok((status, bytes)) => {
                     self.in_schema_shape(file, step, client.decode(status, &bytes))
                 }
                 Err(e) => {
+                    if let Some(observer) = observer {
+                        observer.after_reply(file.dialect, &step.call, &params, None);
+                    }
                     record
                         .problems
                         .push(format!("failed to reach {}: {e}", endpoint.base_url));
@@ -409,6 +448,9 @@ impl<'s> Runner<'s> {
                     return record;
                 }
             };
+            if let Some(observer) = observer {
+                observer.after_reply(file.dialect, &step.call, &params, Some(&decoded));
+            }
             let Some(wait) = &step.wait else {
                 break decoded;
             };
@@ -684,19 +726,39 @@ pub fn missing_requirement(
         return Some(format!("not applicable to {}: {reason}", file.dialect));
     }
     let fixtures = crate::fixtures::of(fixtures, file.dialect);
-    let lacking: Vec<&str> = case
+    // Those the case declares, then those its templates read: a target
+    // that lacks a fixture cannot run the case, whether declared or not.
+    let mut lacking: Vec<&str> = case
         .requires
         .fixtures
         .iter()
-        .filter(|f| !fixtures.values.contains_key(f.as_str()))
         .map(String::as_str)
+        .filter(|f| !fixtures.values.contains_key(*f))
         .collect();
+    for used in case.fixtures_used() {
+        if !fixtures.values.contains_key(used) && !lacking.contains(&used) {
+            lacking.push(used);
+        }
+    }
     if !lacking.is_empty() {
         return Some(format!(
             "target `{target}` has no {} fixture{} {}",
             file.dialect,
             if lacking.len() == 1 { "" } else { "s" },
             lacking.join(", ")
+        ));
+    }
+    let no_credentials: Vec<&str> = case
+        .credential_sets()
+        .into_iter()
+        .filter(|c| !fixtures.credentials.contains_key(*c))
+        .collect();
+    if !no_credentials.is_empty() {
+        return Some(format!(
+            "target `{target}` has no {} credential set{} {} (`as:` of a step)",
+            file.dialect,
+            if no_credentials.len() == 1 { "" } else { "s" },
+            no_credentials.join(", ")
         ));
     }
     let powers: Vec<&str> = case
