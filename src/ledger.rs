@@ -88,6 +88,10 @@ pub enum Record {
         eni: String,
         unassigned: Vec<String>,
         restored: Vec<String>,
+        /// Recorded addresses released and assigned again to keep the
+        /// recorded order.
+        #[serde(default)]
+        reordered: Vec<String>,
         problems: Vec<String>,
         /// It holds exactly its baseline addresses now.
         holds_baseline: bool,

@@ -135,12 +135,12 @@ pub fn default_credentials(dialect: DialectId) -> CredentialSource {
 /// and the default id with a wrong secret. Both are random per run.
 pub const DERIVED_CREDENTIALS: &[&str] = &["unknown", "wrong_secret"];
 
-/// The credential set that reads `eni.other_account` (it belongs to the
-/// second account); every other interface fixture is read as `default`.
-const OTHER_ACCOUNT_ENI: &str = "eni.other_account";
-
-/// Interface fixtures the harness never changes: no account holds them.
-const NOT_AN_ENI: &[&str] = &["eni.unknown"];
+/// Interface fixtures the harness does not record or sweep: no account
+/// holds `eni.unknown`; `eni.other_account` belongs to the second account
+/// and Tencent's `eni.other_vpc` to another VPC, which the dialect's read
+/// (its portable binding's `list`, scoped to `vpc`) does not reach. Cases
+/// only ever see changes to those refused.
+const NOT_AN_ENI: &[&str] = &["eni.unknown", "eni.other_account", "eni.other_vpc"];
 
 impl Profile {
     /// Reads and checks a profile file.
@@ -387,9 +387,8 @@ impl Profile {
     }
 
     /// The interfaces among `dialect`'s fixtures that the harness may
-    /// change: `eni.<name>` (not `eni.unknown`), read with `default`, or
-    /// with `other` for `eni.other_account`. Those whose credential set the
-    /// profile lacks are left out: no case can change them either.
+    /// change: `eni.<name>` but for those of [`NOT_AN_ENI`], read and
+    /// changed with the `default` credentials.
     pub fn eni_fixtures(&self, dialect: DialectId) -> Vec<EniFixture> {
         let Some(d) = self.dialects.get(&dialect) else {
             return Vec::new();
@@ -400,19 +399,15 @@ impl Profile {
             .map(|(name, id)| EniFixture {
                 fixture: name.clone(),
                 id: id.clone(),
-                credentials: if name == OTHER_ACCOUNT_ENI {
-                    "other".into()
-                } else {
-                    "default".into()
-                },
+                credentials: "default".into(),
             })
-            .filter(|e| d.credentials.contains_key(&e.credentials))
             .collect()
     }
 }
 
 /// Whether a fixture's name says it is an interface the harness may
-/// change: `eni.available`, not `eni.available.primary_ip` or `eni.unknown`.
+/// change: `eni.available`, not `eni.available.primary_ip`, `eni.unknown`,
+/// `eni.other_account` or `eni.other_vpc`.
 pub fn is_eni_fixture(name: &str) -> bool {
     name.strip_prefix("eni.")
         .is_some_and(|rest| !rest.is_empty() && !rest.contains('.'))

@@ -72,6 +72,8 @@ struct Opened {
 /// What the final sweep of a run found and did.
 #[derive(Debug, Clone, Default)]
 pub struct Finish {
+    /// The session was opened: a case ran, or baselines were recorded.
+    pub opened: bool,
     pub swept: Vec<Swept>,
     /// Interfaces the sweeps after cases had to put back during the run.
     pub repaired_during_run: usize,
@@ -185,6 +187,12 @@ impl Session {
             ledger,
             _lock: lock,
         })
+    }
+
+    /// Whether the session was opened (a case ran, or baselines were
+    /// recorded): only then is there anything to finish.
+    pub fn was_opened(&self) -> bool {
+        self.opened.initialized()
     }
 
     fn ledger(&self) -> Option<&Ledger> {
@@ -315,6 +323,11 @@ impl Session {
         if let Err(e) = self.ensure_baselines(runner, file.dialect, &enis).await {
             return failure(name, file, case, e);
         }
+        if let Some(reason) = self.irreversible_release(file.dialect, case) {
+            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
+            r.skipped = Some(reason);
+            return r;
+        }
         let observer = Observer::of_session(self, case.address(name, file));
         let Some(endpoint) = self.endpoint(file.dialect, Some(&observer)) else {
             return failure(name, file, case, "no endpoint".into());
@@ -343,7 +356,7 @@ impl Session {
             let swept = self.sweep(runner, &keys).await;
             let mut problems = Vec::new();
             for s in &swept {
-                if !s.unassigned.is_empty() || !s.restored.is_empty() {
+                if !s.unassigned.is_empty() || !s.restored.is_empty() || !s.reordered.is_empty() {
                     self.repaired.fetch_add(1, Ordering::Relaxed);
                 }
                 problems.extend(
@@ -367,6 +380,68 @@ impl Session {
             }
         }
         result
+    }
+
+    /// Why `case` must not run here, when it releases a recorded address
+    /// of a fixture interface that the sweep could not put back as it was:
+    /// the dialect cannot assign a named address (ENS picks the address of
+    /// every assign itself), or the address carries an EIP (a fixture
+    /// `<name>.eip` beside the address's own), which assigning it back does
+    /// not bring back. The fixture would be lost for every later run. Only
+    /// steps that expect to succeed count (a refusal releases nothing from
+    /// a cloud that keeps its contract), and only addresses written as
+    /// fixtures (one the case captured is one it assigned).
+    fn irreversible_release(&self, dialect: DialectId, case: &Case) -> Option<String> {
+        let binding = self.specs.binding(dialect)?;
+        let values = &crate::fixtures::of(&self.fixtures, dialect).values;
+        let with_eip: BTreeSet<&str> = values
+            .keys()
+            .filter_map(|k| k.strip_suffix(".eip"))
+            .filter_map(|ip| values.get(ip).map(String::as_str))
+            .collect();
+        if binding.assign.ips.is_some() && with_eip.is_empty() {
+            return None;
+        }
+        let render = |t: &Template| t.render_owned(|v| values.get(v).map(String::as_str)).ok();
+        let baselines = lock_of(&self.baselines);
+        let eni_name = eni_param(&binding.unassign);
+        for step in case.steps.iter().chain(&case.cleanup) {
+            if step.call != binding.unassign.call || !matches!(step.expect, Expect::Success { .. })
+            {
+                continue;
+            }
+            let Some(eni) = step
+                .params
+                .iter()
+                .find(|(n, _)| Some(n.as_str()) == eni_name)
+                .and_then(|(_, v)| v.templates().first().and_then(render))
+            else {
+                continue;
+            };
+            let Some(baseline) = baselines.get(&(dialect, eni)) else {
+                continue;
+            };
+            for (_, value) in &step.params {
+                for ip in value.templates().iter().filter_map(render) {
+                    if !baseline.ips.contains(&ip) {
+                        continue;
+                    }
+                    let why = if binding.assign.ips.is_none() {
+                        format!("which {dialect} cannot assign back (its assign picks the address itself)")
+                    } else if with_eip.contains(ip.as_str()) {
+                        "whose EIP assigning it back would not bring back".to_string()
+                    } else {
+                        continue;
+                    };
+                    return Some(format!(
+                        "it releases {ip}, a recorded address of {} ({}), {why}: on a real cloud \
+                         the fixture would be lost for every later run",
+                        baseline.fixture, baseline.eni
+                    ));
+                }
+            }
+        }
+        None
     }
 
     /// Sweeps the interfaces `keys` that have a baseline, records what it
@@ -416,6 +491,7 @@ impl Session {
             })
             .map_err(|e| format!("failed to write the ledger: {e}"))?;
         Ok(Finish {
+            opened: true,
             swept,
             repaired_during_run: self.repaired.load(Ordering::Relaxed),
             clean,
@@ -646,6 +722,9 @@ pub struct Swept {
     pub unassigned: Vec<String>,
     /// Recorded addresses it assigned back (or would).
     pub restored: Vec<String>,
+    /// Recorded addresses still there that it released and assigned again
+    /// after one that came back, to keep the recorded order (or would).
+    pub reordered: Vec<String>,
     pub problems: Vec<String>,
     /// Its secondaries are exactly its baseline now.
     pub holds_baseline: bool,
@@ -667,6 +746,7 @@ impl Swept {
             eni: self.baseline.eni.clone(),
             unassigned: self.unassigned.clone(),
             restored: self.restored.clone(),
+            reordered: self.reordered.clone(),
             problems: self.problems.clone(),
             holds_baseline: self.holds_baseline,
             at: ledger::now(),
@@ -687,6 +767,17 @@ impl Swept {
         }
         if !self.restored.is_empty() {
             parts.push(format!("{put_back} {}", self.restored.join(", ")));
+        }
+        if !self.reordered.is_empty() {
+            parts.push(format!(
+                "{} {} after it, to keep the recorded order",
+                if dry_run {
+                    "would release and assign again"
+                } else {
+                    "released and assigned again"
+                },
+                self.reordered.join(", ")
+            ));
         }
         let recorded = if b.ips.is_empty() {
             "none".to_string()
@@ -877,6 +968,7 @@ impl Tools<'_> {
                 before: before.as_ref().ok().cloned(),
                 unassigned: Vec::new(),
                 restored: Vec::new(),
+                reordered: Vec::new(),
                 problems: Vec::new(),
                 holds_baseline: false,
                 left: Vec::new(),
@@ -912,28 +1004,59 @@ impl Tools<'_> {
             out.push(s);
         }
         // Only once every addition is released: an address the harness
-        // moved from one interface to another is free to go back.
+        // moved from one interface to another is free to go back. Reads
+        // list secondaries in the order they were assigned, and cases rely
+        // on it, so a recorded address that comes back goes back in its
+        // place: those recorded after it are released and assigned again
+        // after it, one at a time.
         for s in out.iter_mut() {
             let Some(now) = &s.before else { continue };
             let eni = &s.baseline;
-            let missing: Vec<String> = eni
-                .ips
+            let kept: Vec<String> = now
                 .iter()
-                .filter(|ip| !now.contains(ip))
+                .filter(|ip| eni.ips.contains(ip))
                 .cloned()
                 .collect();
-            if missing.is_empty() {
+            if kept.len() == eni.ips.len() {
                 continue;
             }
+            let in_place = eni
+                .ips
+                .iter()
+                .zip(&kept)
+                .take_while(|(a, b)| a == b)
+                .count();
+            let out_of_place = kept[in_place..].to_vec();
+            let back = eni.ips[in_place..].to_vec();
             if dry_run {
-                s.restored = missing;
-            } else {
-                match self.change(eni, true, &missing, observer).await {
-                    Ok(()) => s.restored = missing,
-                    Err(e) => s.problems.push(format!(
-                        "failed to assign back its recorded {}: {e}",
-                        missing.join(", ")
-                    )),
+                s.reordered = out_of_place;
+                s.restored = back
+                    .into_iter()
+                    .filter(|ip| !s.reordered.contains(ip))
+                    .collect();
+                continue;
+            }
+            if !out_of_place.is_empty() {
+                if let Err(e) = self.change(eni, false, &out_of_place, observer).await {
+                    s.problems.push(format!(
+                        "failed to release {} to assign them again in their recorded order: {e}",
+                        out_of_place.join(", ")
+                    ));
+                    continue;
+                }
+            }
+            for ip in &back {
+                match self
+                    .change(eni, true, std::slice::from_ref(ip), observer)
+                    .await
+                {
+                    Ok(()) if out_of_place.contains(ip) => s.reordered.push(ip.clone()),
+                    Ok(()) => s.restored.push(ip.clone()),
+                    Err(e) => {
+                        s.problems
+                            .push(format!("failed to assign back its recorded {ip}: {e}"));
+                        break;
+                    }
                 }
             }
         }
@@ -947,7 +1070,11 @@ impl Tools<'_> {
                 s.left = s.unassigned.clone();
                 continue;
             }
-            if s.unassigned.is_empty() && s.restored.is_empty() && s.problems.is_empty() {
+            if s.unassigned.is_empty()
+                && s.restored.is_empty()
+                && s.reordered.is_empty()
+                && s.problems.is_empty()
+            {
                 s.holds_baseline = true;
                 continue;
             }

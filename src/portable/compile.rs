@@ -158,7 +158,10 @@ impl Compiler<'_> {
                 .or_else(|| self.file.source.clone()),
             tags,
             deviations: BTreeMap::new(),
-            requires: Requires::default(),
+            requires: Requires {
+                powers: self.scenario.powers.clone(),
+                ..Requires::default()
+            },
             steps: Vec::new(),
             cleanup: Vec::new(),
             line: self.scenario.line,

@@ -132,23 +132,24 @@ fn resolved_credentials_add_unknown_and_wrong_secret() {
 }
 
 #[test]
-fn interface_fixtures_are_eni_names_read_with_a_credential_set_the_profile_has() {
+fn interface_fixtures_are_eni_names_of_the_default_account() {
     let p = Profile::parse("p.yaml", GOOD).unwrap();
-    let ecs: Vec<String> = p
-        .eni_fixtures(DialectId::AlibabaEcs)
-        .into_iter()
-        .map(|e| e.fixture)
-        .collect();
-    // eni.other_account needs `other`, which the ECS part lacks.
-    assert_eq!(ecs, ["eni.available"]);
-    let tc = p.eni_fixtures(DialectId::TencentVpcV2);
-    assert_eq!(tc.len(), 2);
-    assert_eq!(tc[1].fixture, "eni.other_account");
-    assert_eq!(tc[1].credentials, "other");
+    let ecs = p.eni_fixtures(DialectId::AlibabaEcs);
+    assert_eq!(ecs.len(), 1);
+    assert_eq!(
+        (
+            ecs[0].fixture.as_str(),
+            ecs[0].id.as_str(),
+            ecs[0].credentials.as_str()
+        ),
+        ("eni.available", "eni-1", "default")
+    );
     assert!(is_eni_fixture("eni.available_2"));
     assert!(!is_eni_fixture("eni.available.primary_ip"));
     assert!(!is_eni_fixture("eni.unknown"));
+    assert!(!is_eni_fixture("eni.other_account"));
     assert!(!is_eni_fixture("eni."));
+    assert!(!is_eni_fixture("vswitch"));
 }
 
 fn error_of(text: &str) -> Diagnostic {
