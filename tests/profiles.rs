@@ -82,18 +82,28 @@ struct Setup {
 const DIALECTS: &[&str] = &["alibaba-ecs", "alibaba-ens"];
 
 fn setup() -> Setup {
+    setup_of(DIALECTS, &|world| world.to_string())
+}
+
+/// A profile of `dialects` for an emulator of the default world, changed
+/// by `edit`.
+fn setup_of(dialects_wanted: &[&str], edit: &dyn Fn(&str) -> String) -> Setup {
     let inputs = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(root().join("cases/worlds/default.yaml")).unwrap();
     assert!(text.contains(WORLD_DEFAULT_SECRET));
     let world_path = inputs.path().join("world.yaml");
-    std::fs::write(&world_path, text.replace(WORLD_DEFAULT_SECRET, SENTINEL)).unwrap();
+    std::fs::write(
+        &world_path,
+        edit(&text.replace(WORLD_DEFAULT_SECRET, SENTINEL)),
+    )
+    .unwrap();
     let emulator = start_emulator(&world_path);
     let world: Value =
         serde_json::to_value(serde_yaml::from_str::<serde_yaml::Value>(&text).unwrap()).unwrap();
     let mut env = Vec::new();
     let mut secrets = Vec::new();
     let mut dialects = serde_json::Map::new();
-    for dialect in DIALECTS {
+    for dialect in dialects_wanted {
         let fixtures = &world["fixtures"][dialect];
         let mut credentials = serde_json::Map::new();
         for (name, pair) in fixtures["credentials"].as_object().unwrap() {
@@ -120,13 +130,11 @@ fn setup() -> Setup {
             dialect.to_string(),
             json!({
                 "endpoint": emulator.url,
-                "signing": "v1",
                 "credentials": credentials,
                 "fixtures": fixtures["values"],
             }),
         );
     }
-    assert!(secrets.iter().any(|s| s == SENTINEL));
     let work = tempfile::tempdir().unwrap();
     let profile = work.path().join("proof.yaml");
     let doc = json!({
@@ -344,6 +352,7 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_without_leaking_a_secret(
 ) {
     let s = setup();
+    assert!(s.secrets.iter().any(|s| s == SENTINEL));
     let enis = ecs_enis(&s.profile);
     assert!(enis.iter().any(|(f, _)| f == "eni.available"));
     let initial = s.ecs_state(&enis);
@@ -808,4 +817,244 @@ fn report_merge_puts_shards_together_and_refuses_what_is_not_a_run_report() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The secondary addresses of a fixture interface of any dialect, read
+/// through the emulator's API with the dialect's own client and the read of
+/// its portable binding.
+fn read_via_api(s: &Setup, dialect: ipconform::dialect::DialectId, fixture: &str) -> Vec<String> {
+    use ipconform::case::ParamValue;
+    use ipconform::dialect::{Call, CallContext, Method};
+    use ipconform::fixtures::{Credentials, Secret};
+    let specs = ipconform::spec::SpecSet::embedded();
+    let binding = specs.binding(dialect).unwrap();
+    let profile = ipconform::profile::Profile::load(&s.profile).unwrap();
+    let values = &profile.dialects[&dialect].fixtures;
+    let params: Vec<(String, String)> = binding
+        .bind(&binding.list.with, &values[fixture])
+        .unwrap()
+        .into_iter()
+        .map(|(name, v)| match v {
+            ParamValue::Text(t) => (
+                name,
+                t.render_owned(|var| values.get(var).map(String::as_str))
+                    .unwrap(),
+            ),
+            _ => unreachable!("a binding's read takes scalars"),
+        })
+        .collect();
+    let var = format!("PROOF_{}_DEFAULT", dialect.as_str().replace('-', "_")).to_uppercase();
+    let env = |k: String| s.env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+    let credentials = Credentials {
+        access_key_id: env(format!("{var}_ID")),
+        access_key_secret: Secret::new(env(format!("{var}_SECRET"))),
+    };
+    let host = s.emulator.url.trim_start_matches("http://").to_string();
+    let client = dialect.client();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let wire = client.encode(&Call {
+        operation: &binding.list.call,
+        params: &params,
+        headers: &[],
+        credentials: &credentials,
+        context: CallContext {
+            host: &host,
+            now: chrono::Utc::now(),
+            nonce: &nonce,
+            signing: client.signing_variants()[0],
+            method: Method::Get,
+        },
+    });
+    let mut stream = std::net::TcpStream::connect(&host).expect("connect");
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n",
+        wire.path_and_query
+    )
+    .unwrap();
+    for (name, value) in &wire.headers {
+        write!(stream, "{name}: {value}\r\n").unwrap();
+    }
+    write!(stream, "\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let decoded = client.decode(status, body.as_bytes());
+    assert!(decoded.error.is_none(), "{fixture}: {head} {body}");
+    let primary = binding.list.primary.select(&decoded.body);
+    assert!(
+        primary.is_some_and(|p| p.as_array().is_some_and(|a| !a.is_empty())),
+        "{fixture} is not listed: {body}"
+    );
+    match binding.list.secondaries.select(&decoded.body) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+        other => panic!("{fixture}: secondaries {other:?}"),
+    }
+}
+
+/// Tencent's changes run as tasks and NAVER's leave an interface `SET`:
+/// one change to a recorded address and one addition each, the run killed
+/// while both cases wait, then the sweep, which waits as each dialect's
+/// binding says (and retries a change refused as busy).
+const TENCENT_SLOW: &str = r#"dialect: tencent-vpc-v2
+source: "tests/profiles.rs"
+cases:
+  - id: tc-changes-then-waits
+    title: changes the fixtures, then polls for a state that never comes
+    steps:
+      - call: AssignPrivateIpAddresses
+        with: {Region: "{{region}}", vpcId: "{{vpc}}", networkInterfaceId: "{{eni.available}}", privateIpAddressSet.0.privateIpAddress: "{{subnet.free_ip}}", privateIpAddressSet.0.primary: "false"}
+        capture: {task: data.taskId}
+      - call: DescribeVpcTaskResult
+        with: {Region: "{{region}}", taskId: "{{task}}"}
+        wait: {until: {data.status: 0}, timeout: 30s, interval: 50ms, max_interval: 50ms}
+      - call: UnassignPrivateIpAddresses
+        with: {Region: "{{region}}", vpcId: "{{vpc}}", networkInterfaceId: "{{eni.with_secondaries}}", privateIpAddress.0: "{{subnet.taken_ip_2}}"}
+      - call: DescribeNetworkInterfaces
+        with: {Region: "{{region}}", vpcId: "{{vpc}}", networkInterfaceId: "{{eni.available}}"}
+        wait: {until: {code: 99}, timeout: 120s, interval: 100ms, max_interval: 100ms}
+"#;
+
+const NAVER_SLOW: &str = r#"dialect: naver-vpc
+source: "tests/profiles.rs"
+cases:
+  - id: ncp-changes-then-waits
+    title: changes the fixtures, then polls for a state that never comes
+    steps:
+      - call: assignSecondaryIps
+        with: {regionCode: "{{region}}", networkInterfaceNo: "{{eni.available}}", secondaryIpList.1: "{{subnet.free_ip}}", responseFormatType: json}
+      - call: getNetworkInterfaceDetail
+        with: {regionCode: "{{region}}", networkInterfaceNo: "{{eni.available}}", responseFormatType: json}
+        wait:
+          until: {"getNetworkInterfaceDetailResponse.networkInterfaceList[0].networkInterfaceStatus.code": NOTUSED}
+          timeout: 30s
+          interval: 50ms
+          max_interval: 50ms
+      - call: unassignSecondaryIps
+        with: {regionCode: "{{region}}", networkInterfaceNo: "{{eni.with_secondaries}}", secondaryIpList.1: "{{subnet.taken_ip_2}}", responseFormatType: json}
+      - call: getNetworkInterfaceDetail
+        with: {regionCode: "{{region}}", networkInterfaceNo: "{{eni.available}}", responseFormatType: json}
+        wait: {until: {getNetworkInterfaceDetailResponse.totalRows: 99}, timeout: 120s, interval: 100ms, max_interval: 100ms}
+"#;
+
+#[test]
+fn tencent_tasks_and_naver_set_states_are_waited_out_when_a_killed_run_is_swept() {
+    use ipconform::dialect::DialectId::{NaverVpc, TencentVpcV2};
+    // Changes take 300 ms on this emulator, not 2-3 s.
+    let s = setup_of(&["tencent-vpc-v2", "naver-vpc"], &|world| {
+        let edited = world
+            .replace("change_delay: 2s", "change_delay: 300ms")
+            .replace("change_delay: 3s", "change_delay: 300ms");
+        assert_ne!(edited, world);
+        edited
+    });
+    let fixtures = ["eni.available", "eni.with_secondaries"];
+    let state = || -> Vec<Vec<String>> {
+        [TencentVpcV2, NaverVpc]
+            .iter()
+            .flat_map(|d| fixtures.iter().map(|f| read_via_api(&s, *d, f)))
+            .collect()
+    };
+    let initial = state();
+    assert_eq!(
+        initial,
+        [
+            vec![],
+            vec!["10.16.1.20".to_string(), "10.16.1.21".into()],
+            vec![],
+            vec!["10.20.1.20".to_string(), "10.20.1.21".into()],
+        ]
+    );
+    let slow = tempfile::tempdir().unwrap();
+    for (dialect, text) in [("tencent-vpc-v2", TENCENT_SLOW), ("naver-vpc", NAVER_SLOW)] {
+        std::fs::create_dir_all(slow.path().join(dialect)).unwrap();
+        std::fs::write(slow.path().join(dialect).join("slow.yaml"), text).unwrap();
+    }
+    let mut child = s
+        .command(&[
+            "run",
+            "--target",
+            &s.profile_arg(),
+            "--cases",
+            &slow.path().display().to_string(),
+            "--report-dir",
+            "reports",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both cases have made both changes (a dialect's cases run side by
+    // side with the other's: the profile's concurrency is 2).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ledger = std::fs::read_to_string(s.ledger()).unwrap_or_default();
+        let answered = ledger
+            .lines()
+            .filter(|l| l.contains("\"record\":\"result\"") && l.contains("\"status\":200"))
+            .count();
+        if answered >= 4 {
+            break;
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the ledger never showed the four changes:\n{ledger}\n{}\n{}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    s.keep(&out);
+    // The unassigns' tasks end on their own (300 ms); then the fixtures
+    // read plainly changed.
+    let dirty = vec![
+        vec!["10.16.1.100".to_string()],
+        vec!["10.16.1.20".to_string()],
+        vec!["10.20.1.100".to_string()],
+        vec!["10.20.1.20".to_string()],
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state() != dirty {
+        assert!(Instant::now() < deadline, "{:?}", state());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = s.run(&["sweep", "--target", &s.profile_arg()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tencent-vpc-v2 eni.available (eni-emu0tcavail1): unassigned 10.16.1.100"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("naver-vpc eni.with_secondaries (30004): assigned back 10.20.1.21"),
+        "{stdout}"
+    );
+    assert_eq!(state(), initial);
+    for secret in &s.secrets {
+        for printed in s.printed.borrow().iter() {
+            assert!(
+                !printed.contains(secret.as_str()),
+                "printed a secret:\n{printed}"
+            );
+        }
+    }
 }
