@@ -25,8 +25,17 @@ use serde::{Deserialize, Serialize};
 use crate::dialect::DialectId;
 
 /// The folder, relative to the working directory, of the stable ledgers
-/// and the locks that keep two runs of one profile apart.
+/// and the locks that keep two runs of one profile apart, unless
+/// `IPCONFORM_STATE_DIR` names another.
 pub const STATE_DIR: &str = ".ipconform";
+
+/// Where the stable ledgers and the locks are: `IPCONFORM_STATE_DIR`, else
+/// [`STATE_DIR`].
+pub fn state_dir() -> PathBuf {
+    std::env::var_os("IPCONFORM_STATE_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| PathBuf::from(STATE_DIR), PathBuf::from)
+}
 
 /// The stable ledger of a profile.
 pub fn stable_path(state_dir: &Path, profile: &str) -> PathBuf {

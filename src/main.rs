@@ -487,7 +487,7 @@ fn profile_target(
             fixtures.clone(),
             specs,
             run_id.to_string(),
-            PathBuf::from(ipconform::ledger::STATE_DIR),
+            ipconform::ledger::state_dir(),
             run_dir,
         )
     });
@@ -997,7 +997,7 @@ async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
     let fixtures = profile
         .resolve(&|name| std::env::var(name).ok())
         .map_err(|e| invalid(anyhow::anyhow!(e)))?;
-    let state_dir = PathBuf::from(ipconform::ledger::STATE_DIR);
+    let state_dir = ipconform::ledger::state_dir();
     let ledger = args
         .ledger
         .clone()

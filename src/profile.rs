@@ -260,6 +260,14 @@ impl Profile {
                     return Err(at("fixtures", from, "fixture names must be text".into()));
                 };
                 match scalar_to_string(value) {
+                    Some(v) if v.starts_with('<') && v.ends_with('>') => {
+                        return Err(at(
+                            &key,
+                            from,
+                            format!("fixture `{key}` is still the example's placeholder `{v}`"),
+                        )
+                        .with_hint("write your own resource's id or address, or remove the line (its cases are then skipped)"));
+                    }
                     Some(v) => {
                         fixtures.insert(key, v);
                     }

@@ -132,7 +132,7 @@ fn target(
         fixtures.clone(),
         project.specs,
         run_id.to_string(),
-        PathBuf::from(ipconform::ledger::STATE_DIR),
+        ipconform::ledger::state_dir(),
         report_dir.map(|d| d.join(run_id)),
     );
     Ok(Target::Profile(Box::new(ProfileTarget {

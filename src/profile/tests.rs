@@ -1,4 +1,5 @@
 use super::*;
+use std::path::Path;
 
 const GOOD: &str = "\
 name: aliyun-test
@@ -218,5 +219,57 @@ fn no_panic_on_any_cut_of_a_profile() {
         "name: x\ndialects: []",
     ] {
         assert!(Profile::parse("p.yaml", junk).is_err(), "{junk:?}");
+    }
+}
+
+/// The profiles shipped in `profiles/`: the examples load once their
+/// placeholders are filled (and not before), and the emulator's matches
+/// the default world, fixtures and keys.
+#[test]
+fn the_shipped_profiles_load_and_the_emulators_matches_the_default_world() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles");
+    let placeholder = regex::Regex::new(r"<[^>\n]*>").unwrap();
+    let mut examples = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if !path.to_string_lossy().ends_with(".example.yaml") {
+            continue;
+        }
+        examples += 1;
+        let text = std::fs::read_to_string(&path).unwrap();
+        let d = Profile::parse("example.yaml", &text).unwrap_err();
+        assert!(d.message.contains("placeholder"), "{d}");
+        assert!(d.line > 0, "{d}");
+        let filled = placeholder.replace_all(&text, "x-filled");
+        let p = Profile::parse("example.yaml", &filled)
+            .unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+        assert!(
+            !p.remote_endpoints().is_empty(),
+            "an example is of a real cloud"
+        );
+    }
+    assert_eq!(examples, 3);
+
+    let p = Profile::load(&dir.join("emulator.yaml")).unwrap();
+    assert!(p.remote_endpoints().is_empty());
+    let env_text = std::fs::read_to_string(dir.join("emulator.env")).unwrap();
+    let env: BTreeMap<String, String> = env_text
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let resolved = p.resolve(&|k| env.get(k).cloned()).unwrap();
+    let world = crate::emulator::world::WorldFile::builtin().unwrap();
+    assert_eq!(resolved.len(), world.fixtures.len());
+    for (dialect, fixtures) in &world.fixtures {
+        let mine = &resolved[dialect];
+        assert_eq!(mine.values, fixtures.values, "{dialect}");
+        for (name, creds) in &fixtures.credentials {
+            if DERIVED_CREDENTIALS.contains(&name.as_str()) {
+                continue;
+            }
+            assert_eq!(mine.credentials.get(name), Some(creds), "{dialect} {name}");
+        }
     }
 }
