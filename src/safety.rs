@@ -1296,6 +1296,203 @@ fn synthetic(dialect: DialectId, id: &str, steps: Vec<Step>) -> (CaseFile, Case)
 mod tests {
     use super::*;
 
+    const PROFILE: &str = "\
+name: unit
+dialects:
+  alibaba-ecs:
+    endpoint: http://127.0.0.1:9
+    fixtures:
+      region: cn-hangzhou
+      eni.available: eni-a
+      eni.with_secondaries: eni-w
+      vswitch.taken_ip: 10.0.0.20
+  tencent-vpc-v2:
+    endpoint: http://127.0.0.1:9
+    fixtures:
+      region: ap-guangzhou
+      vpc: vpc-1
+      eni.with_secondaries: eni-t
+      subnet.taken_ip: 10.1.0.20
+      subnet.taken_ip.eip: 203.0.113.20
+      subnet.taken_ip_2: 10.1.0.21
+  alibaba-ens:
+    endpoint: http://127.0.0.1:9
+    fixtures:
+      eni.with_secondaries: eni-s
+      vswitch.taken_ip: 10.2.0.20
+";
+
+    fn session(state: &Path) -> Session {
+        let profile = Profile::parse("unit.yaml", PROFILE).unwrap();
+        let fixtures = profile
+            .resolve(&|name| Some(format!("value-of-{name}")))
+            .unwrap();
+        Session::new(
+            profile,
+            fixtures,
+            SpecSet::embedded(),
+            "run-1".into(),
+            state.to_path_buf(),
+            None,
+        )
+    }
+
+    fn record(s: &Session, dialect: DialectId, fixture: &str, eni: &str, ips: &[&str]) {
+        lock_of(&s.baselines).insert(
+            (dialect, eni.to_string()),
+            Baseline {
+                dialect,
+                fixture: fixture.into(),
+                eni: eni.into(),
+                credentials: "default".into(),
+                ips: ips.iter().map(|s| s.to_string()).collect(),
+            },
+        );
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn only_assigns_and_unassigns_of_recorded_interfaces_go_out_each_written_down_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = session(dir.path());
+        s.open().await.unwrap();
+        let observer = Observer::of_session(&s, "case-1".into());
+        let ecs = DialectId::AlibabaEcs;
+        let e = observer
+            .before_send(
+                ecs,
+                "DeleteNetworkInterface",
+                &params(&[("NetworkInterfaceId", "eni-a")]),
+            )
+            .unwrap_err();
+        assert!(e.contains("only assigns and unassigns"), "{e}");
+        let assign = params(&[
+            ("RegionId", "cn-hangzhou"),
+            ("NetworkInterfaceId", "eni-a"),
+            ("PrivateIpAddress.1", "10.0.0.100"),
+            ("PrivateIpAddress.2", "10.0.0.101"),
+        ]);
+        let e = observer
+            .before_send(ecs, "AssignPrivateIpAddresses", &assign)
+            .unwrap_err();
+        assert!(
+            e.contains("eni.available (eni-a) has no recorded addresses"),
+            "{e}"
+        );
+        record(&s, ecs, "eni.available", "eni-a", &[]);
+        observer
+            .before_send(ecs, "AssignPrivateIpAddresses", &assign)
+            .unwrap();
+        // An interface that is no fixture (a case testing an unknown id)
+        // goes out too: nothing of the account's can change.
+        observer
+            .before_send(
+                ecs,
+                "UnassignPrivateIpAddresses",
+                &params(&[
+                    ("NetworkInterfaceId", "eni-nobody"),
+                    ("PrivateIpAddress.1", "10.0.0.1"),
+                ]),
+            )
+            .unwrap();
+        let records = ledger::read(&ledger::stable_path(dir.path(), "unit")).unwrap();
+        let intents: Vec<&Record> = records
+            .iter()
+            .filter(|r| matches!(r, Record::Intent { .. }))
+            .collect();
+        assert_eq!(intents.len(), 2, "refused requests are not written down");
+        match intents[0] {
+            Record::Intent { eni, ips, case, .. } => {
+                assert_eq!(eni.as_deref(), Some("eni-a"));
+                assert_eq!(ips, &["10.0.0.100", "10.0.0.101"]);
+                assert_eq!(case, "case-1");
+            }
+            _ => unreachable!(),
+        }
+        assert!(lock_of(&s.dirty).contains(&(ecs, "eni-a".to_string())));
+        // This session ends without its end record (as a killed run
+        // does): the next run of the profile refuses to start.
+        drop(observer);
+        drop(s);
+        let again = session(dir.path());
+        let e = again.open().await.unwrap_err();
+        assert!(
+            e.contains("did not finish putting its fixtures back"),
+            "{e}"
+        );
+        assert!(e.contains("ipconform sweep --target unit.yaml"), "{e}");
+    }
+
+    fn case_releasing(text: &str) -> Case {
+        let file =
+            crate::case::parse_file(std::path::Path::new("t.yaml"), text.to_string()).unwrap();
+        file.cases[0].clone()
+    }
+
+    #[tokio::test]
+    async fn releasing_a_recorded_address_that_could_not_come_back_skips_the_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = session(dir.path());
+        record(
+            &s,
+            DialectId::AlibabaEns,
+            "eni.with_secondaries",
+            "eni-s",
+            &["10.2.0.20"],
+        );
+        record(
+            &s,
+            DialectId::TencentVpcV2,
+            "eni.with_secondaries",
+            "eni-t",
+            &["10.1.0.20", "10.1.0.21"],
+        );
+        record(
+            &s,
+            DialectId::AlibabaEcs,
+            "eni.with_secondaries",
+            "eni-w",
+            &["10.0.0.20"],
+        );
+        let ens = case_releasing(
+            "dialect: alibaba-ens\nsource: x\ncases:\n  - id: c\n    title: t\n    steps:\n      - call: UnassignPrivateIpAddresses\n        with: {NetworkInterfaceId: '{{eni.with_secondaries}}', PrivateIpAddress.1: '{{vswitch.taken_ip}}'}\n",
+        );
+        let why = s.irreversible_release(DialectId::AlibabaEns, &ens).unwrap();
+        assert!(why.contains("alibaba-ens cannot assign back"), "{why}");
+        // The same release expected to be refused releases nothing.
+        let refused = case_releasing(
+            "dialect: alibaba-ens\nsource: x\ncases:\n  - id: c\n    title: t\n    steps:\n      - call: UnassignPrivateIpAddresses\n        as: wrong_secret\n        with: {NetworkInterfaceId: '{{eni.with_secondaries}}', PrivateIpAddress.1: '{{vswitch.taken_ip}}'}\n        expect: {error: {code: SignatureDoesNotMatch}}\n",
+        );
+        assert_eq!(
+            s.irreversible_release(DialectId::AlibabaEns, &refused),
+            None
+        );
+        let tencent = |ip: &str| {
+            case_releasing(&format!(
+                "dialect: tencent-vpc-v2\nsource: x\ncases:\n  - id: c\n    title: t\n    steps:\n      - call: UnassignPrivateIpAddresses\n        with: {{Region: '{{{{region}}}}', vpcId: '{{{{vpc}}}}', networkInterfaceId: '{{{{eni.with_secondaries}}}}', privateIpAddress.0: '{{{{{ip}}}}}'}}\n"
+            ))
+        };
+        let why = s
+            .irreversible_release(DialectId::TencentVpcV2, &tencent("subnet.taken_ip"))
+            .unwrap();
+        assert!(why.contains("whose EIP"), "{why}");
+        assert_eq!(
+            s.irreversible_release(DialectId::TencentVpcV2, &tencent("subnet.taken_ip_2")),
+            None,
+            "an address without an EIP is assigned back by the sweep"
+        );
+        let ecs = case_releasing(
+            "dialect: alibaba-ecs\nsource: x\ncases:\n  - id: c\n    title: t\n    steps:\n      - call: UnassignPrivateIpAddresses\n        with: {RegionId: '{{region}}', NetworkInterfaceId: '{{eni.with_secondaries}}', PrivateIpAddress.1: '{{vswitch.taken_ip}}'}\n",
+        );
+        assert_eq!(s.irreversible_release(DialectId::AlibabaEcs, &ecs), None);
+    }
+
     #[test]
     fn list_elements_match_their_pattern_only() {
         assert!(list_element_of("PrivateIpAddress.N", "PrivateIpAddress.3"));
