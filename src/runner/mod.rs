@@ -712,9 +712,10 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Why `case` cannot run on a target, if it cannot: a fixture or a power it
-/// requires and the target lacks. Known before the case runs, so a test
-/// harness can list the case as ignored.
+/// Why `case` cannot run on a target, if it cannot: a fixture it requires
+/// or reads, a credential set it signs with, or a power it requires, that
+/// the target lacks. Known before the case runs, so a test harness can list
+/// the case as ignored.
 pub fn missing_requirement(
     file: &CaseFile,
     case: &Case,
