@@ -718,7 +718,7 @@ async fn with_interrupts<T>(
         return work.await;
     }
     let watch = async {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if ipconform::safety::stop_requested().await {
             eprintln!(
                 "\ninterrupted: stopping the case in progress and putting the fixtures back \
                  (Ctrl-C again exits at once)"
@@ -726,7 +726,7 @@ async fn with_interrupts<T>(
             for s in &sessions {
                 s.interrupt();
             }
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if ipconform::safety::stop_requested().await {
                 eprintln!(
                     "interrupted again: exiting without putting the fixtures back; \
                      `ipconform sweep --target PROFILE` does it from the ledger"

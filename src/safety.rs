@@ -500,6 +500,23 @@ impl Session {
     }
 }
 
+/// Waits for a request to stop: Ctrl-C (SIGINT), or on Unix SIGTERM, which
+/// CI runners and cargo-nextest send to a job or test they cancel or time
+/// out. `false` when no signal can be waited for.
+pub async fn stop_requested() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                r = tokio::signal::ctrl_c() => r.is_ok(),
+                r = terminate.recv() => r.is_some(),
+            };
+        }
+    }
+    tokio::signal::ctrl_c().await.is_ok()
+}
+
 /// Takes the lock file of a profile, waiting for another run to let go.
 pub async fn lock(path: &Path, profile: &str) -> Result<std::fs::File, String> {
     let file = std::fs::OpenOptions::new()

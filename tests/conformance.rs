@@ -185,10 +185,10 @@ fn trials(h: &Harness) -> Vec<Trial> {
 /// remaining trials end at once, so that `finish` sweeps; a second exits.
 fn watch_interrupts(session: &'static Session) {
     runtime().spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if ipconform::safety::stop_requested().await {
             eprintln!("\ninterrupted: stopping the case in progress; the fixtures are put back before exiting (Ctrl-C again exits at once)");
             session.interrupt();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if ipconform::safety::stop_requested().await {
                 eprintln!("interrupted again: exiting without putting the fixtures back; `ipconform sweep --target PROFILE` does it from the ledger");
                 std::process::exit(130);
             }

@@ -509,6 +509,19 @@ fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_witho
     );
     assert_eq!(s.ecs_state(&enis), initial, "after SIGINT and sweep");
 
+    // SIGTERM, which CI runners and nextest send when they cancel, is
+    // handled the same way.
+    let child = start_slow_run(&s, slow.path());
+    assert_eq!(available(&s.ecs_state(&enis)).len(), 3);
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_for(&s, child);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert_eq!(s.ecs_state(&enis), initial, "after SIGTERM");
+
     // 3. Killed outright: nothing could clean up, the ledger holds it all.
     let child = start_slow_run(&s, slow.path());
     let mut child = child;
