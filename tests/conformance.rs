@@ -12,8 +12,8 @@
 //! The target is the embedded emulator unless `IPCONFORM_TARGET` names a
 //! profile file (a real cloud): then every case runs through the profile's
 //! safety session (fixtures recorded, ledger, sweep after each case and at
-//! the end of the process, Ctrl-C and SIGTERM handled), and a profile that reaches
-//! beyond this machine needs `IPCONFORM_ALLOW_NETWORK=1`. With
+//! the end of the process, Ctrl-C and SIGTERM handled), and a profile that
+//! reaches beyond this machine needs `IPCONFORM_ALLOW_NETWORK=1`. With
 //! `IPCONFORM_REPORT_DIR` set, the process writes
 //! `<dir>/<run-id>/report.json` of the cases it ran (one per process under
 //! nextest), which `ipconform report merge <dir>` puts together.
