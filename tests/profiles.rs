@@ -634,11 +634,13 @@ fn plain_command(dir: &Path, args: &[&str]) -> Output {
         .expect("ipconform runs")
 }
 
+/// A profile of a remote endpoint. Its host is under `.invalid`, which never
+/// resolves (RFC 2606): even a mistake here could not reach a cloud.
 const REMOTE: &str = "\
 name: aliyun-hangzhou
 dialects:
   alibaba-ecs:
-    endpoint: https://ecs.cn-hangzhou.aliyuncs.com
+    endpoint: https://ecs.cn-hangzhou.example.invalid
     fixtures:
       region: cn-hangzhou
       eni.available: eni-bp1example
@@ -658,7 +660,7 @@ fn a_remote_profile_needs_allow_network_and_credentials_before_any_request() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("alibaba-ecs at https://ecs.cn-hangzhou.aliyuncs.com")
+        stderr.contains("alibaba-ecs at https://ecs.cn-hangzhou.example.invalid")
             && stderr.contains("--allow-network"),
         "{stderr}"
     );
