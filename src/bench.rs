@@ -530,6 +530,7 @@ async fn harness_overhead(
         signing: None,
         powers: crate::target::EMULATOR_POWERS,
         policy: &crate::runner::ClientPolicy::DEFAULT,
+        observer: None,
     };
     let http = reqwest::Client::new();
     let steps = case.steps.len() as f64;

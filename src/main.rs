@@ -11,13 +11,15 @@ use ipconform::coverage::Coverage;
 use ipconform::diag::Diagnostics;
 use ipconform::dialect::DialectId;
 use ipconform::fixtures::DialectFixtures;
+use ipconform::profile::Profile;
 use ipconform::project::{load_world, Paths, Project};
 use ipconform::report::{self, terminal::Terminal, FileSink, RunInfo, Sink};
 use ipconform::run::Selection;
 use ipconform::runner::policy::ClientSettings;
 use ipconform::runner::Runner;
+use ipconform::safety::Session;
 use ipconform::spec::SpecSet;
-use ipconform::target::Target;
+use ipconform::target::{ProfileTarget, Target};
 
 /// Exit codes, as documented in `--help` and the README.
 mod exit {
@@ -25,6 +27,8 @@ mod exit {
     pub const NONCONFORMING: u8 = 1;
     pub const INVALID_INPUT: u8 = 2;
     pub const ENVIRONMENT: u8 = 3;
+    /// 128 + SIGINT, as a shell reports a program Ctrl-C stopped.
+    pub const INTERRUPTED: u8 = 130;
 }
 
 const EXIT_CODES: &str = "\
@@ -33,7 +37,8 @@ Exit codes:
   1  some case does not conform, or conforms on a target listed as deviating (run); lint findings (lint);
      overall coverage below --min (coverage)
   2  invalid input: a spec, case, world or fixtures file that does not load, or bad arguments
-  3  environment: cannot bind, cannot write the reports, the runtime failed";
+  3  environment: cannot bind, cannot write the reports, the runtime failed
+  130 interrupted (Ctrl-C) during a run against a profile, after its fixtures were put back";
 
 const COMPARE_EXIT_CODES: &str = "\
 Exit codes:
@@ -71,9 +76,18 @@ enum Command {
     Run {
         #[command(flatten)]
         inputs: Inputs,
-        /// `emulator`, or the base URL of an endpoint that speaks the dialect.
+        /// `emulator`, the base URL of an endpoint that speaks the dialect,
+        /// or a profile file (YAML: per dialect an endpoint, where its
+        /// credentials come from, its fixtures).
         #[arg(long, default_value = "emulator")]
         target: String,
+        /// Let a profile reach endpoints beyond this machine (a real cloud).
+        #[arg(long)]
+        allow_network: bool,
+        /// Print each request as it would be sent, signed, with secrets and
+        /// signatures redacted; send nothing, write nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Name of a URL target, as cases' `deviations` refer to it.
         #[arg(long)]
         target_name: Option<String>,
@@ -124,6 +138,16 @@ enum Command {
         /// with a portable binding.
         #[arg(long = "dialect", value_name = "DIALECT")]
         dialects: Vec<String>,
+        /// Where the scenarios run (repeat it): `emulator` (every dialect),
+        /// or a profile file (its dialects); each gives columns.
+        #[arg(long = "target", value_name = "TARGET", default_value = "emulator")]
+        targets: Vec<String>,
+        /// Let a profile reach endpoints beyond this machine (a real cloud).
+        #[arg(long)]
+        allow_network: bool,
+        /// Print each request as it would be sent, redacted; send nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Run only scenarios whose `portable.<file>::<id>` contains one of these.
         #[arg(long = "filter", value_name = "TEXT")]
         filters: Vec<String>,
@@ -133,6 +157,32 @@ enum Command {
         /// Where `<run-id>/comparison.{json,md,html}` go.
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
+    },
+    /// Put the fixture interfaces of a profile back to the secondary
+    /// addresses its last run recorded, from that run's ledger
+    /// (`.ipconform/ledger-<profile>.jsonl`), and say what it did.
+    #[command(after_help = SWEEP_EXIT_CODES)]
+    Sweep {
+        /// The profile file.
+        #[arg(long)]
+        target: PathBuf,
+        /// Read the interfaces and say what would be done; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Let the profile reach endpoints beyond this machine.
+        #[arg(long)]
+        allow_network: bool,
+        /// Another ledger than the profile's last (a run's `ledger.jsonl`).
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// Specs directory (default: the specs built into ipconform).
+        #[arg(long)]
+        specs: Option<PathBuf>,
+    },
+    /// Work on reports already written.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
     },
     /// Check every case against the specs; non-zero on any finding.
     #[command(after_help = EXIT_CODES)]
@@ -194,6 +244,39 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum ReportAction {
+    /// Merge the report.json of several shards of one run (folders are
+    /// searched for report.json files) into one report, written again in
+    /// every format.
+    #[command(after_help = MERGE_EXIT_CODES)]
+    Merge {
+        /// report.json files, or folders holding them.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Where report.json, junit.xml, report.md and report.html go.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+const SWEEP_EXIT_CODES: &str = "\
+Exit codes:
+  0  every interface the ledger recorded holds exactly its recorded secondary addresses
+     (a dry run: nothing would be done)
+  1  some does not (each line says why), or a dry run found something to do
+  2  invalid input: a profile that does not load, a missing credential variable, a ledger
+     that does not parse, or a remote endpoint without --allow-network
+  3  environment: the runtime failed";
+
+const MERGE_EXIT_CODES: &str = "\
+Exit codes:
+  0  merged, and every case of the merged run conforms
+  1  merged, and some case does not conform
+  2  invalid input: no report, a file that is not a run report, mixed schema versions,
+     a case in two shards
+  3  environment: cannot write the merged reports";
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum CoverageFormat {
     Text,
@@ -236,6 +319,8 @@ fn main() -> ExitCode {
         Command::Run {
             inputs,
             target,
+            allow_network,
+            dry_run,
             target_name,
             fixtures,
             signing,
@@ -250,6 +335,8 @@ fn main() -> ExitCode {
         } => runtime.block_on(run(RunArgs {
             inputs,
             target,
+            allow_network,
+            dry_run,
             target_name,
             fixtures,
             signing,
@@ -267,16 +354,38 @@ fn main() -> ExitCode {
         Command::Compare {
             inputs,
             dialects,
+            targets,
+            allow_network,
+            dry_run,
             filters,
             jobs,
             report_dir,
         } => runtime.block_on(compare(CompareArgs {
             inputs,
             dialects,
+            targets,
+            allow_network,
+            dry_run,
             selection: ipconform::compare::Selection { filters },
             jobs,
             report_dir,
         })),
+        Command::Sweep {
+            target,
+            dry_run,
+            allow_network,
+            ledger,
+            specs,
+        } => runtime.block_on(sweep(SweepArgs {
+            target,
+            dry_run,
+            allow_network,
+            ledger,
+            specs,
+        })),
+        Command::Report {
+            action: ReportAction::Merge { inputs, out },
+        } => report_merge(&inputs, &out),
         Command::Lint { inputs } => lint(&inputs),
         Command::Coverage {
             specs,
@@ -342,6 +451,8 @@ impl From<anyhow::Error> for Failure {
 struct RunArgs {
     inputs: Inputs,
     target: String,
+    allow_network: bool,
+    dry_run: bool,
     target_name: Option<String>,
     fixtures: Option<PathBuf>,
     signing: Option<String>,
@@ -360,49 +471,144 @@ fn paths(inputs: &Inputs) -> Paths {
     }
 }
 
+/// What `--target` names.
+enum TargetKind {
+    Emulator,
+    Url(reqwest::Url),
+    Profile(PathBuf),
+}
+
+fn target_kind(text: &str) -> Result<TargetKind, Failure> {
+    if text == "emulator" {
+        return Ok(TargetKind::Emulator);
+    }
+    if let Ok(url) = reqwest::Url::parse(text) {
+        if matches!(url.scheme(), "http" | "https") {
+            return Ok(TargetKind::Url(url));
+        }
+    }
+    let path = PathBuf::from(text);
+    if path.is_file() {
+        return Ok(TargetKind::Profile(path));
+    }
+    Err(invalid(anyhow::anyhow!(
+        "--target `{text}` is neither `emulator`, an http(s) URL, nor a profile file that exists"
+    )))
+}
+
+/// A profile as a target: loaded, allowed onto the network or not, its
+/// credentials read; with a session unless it is for a dry run.
+fn profile_target(
+    path: &std::path::Path,
+    specs: &'static SpecSet,
+    allow_network: bool,
+    dry_run: bool,
+    run_id: &str,
+    run_dir: Option<PathBuf>,
+) -> Result<Target, Failure> {
+    let profile = Profile::load(path).map_err(invalid)?;
+    // A dry run sends nothing, so it may show what a remote profile would.
+    if !dry_run {
+        if let Some(refusal) = profile.network_refusal(allow_network) {
+            return Err(invalid(anyhow::anyhow!(refusal)));
+        }
+    }
+    let fixtures = profile
+        .resolve(&|name| std::env::var(name).ok())
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    let session = (!dry_run).then(|| {
+        Session::new(
+            profile.clone(),
+            fixtures.clone(),
+            specs,
+            run_id.to_string(),
+            ipconform::ledger::state_dir(),
+            run_dir,
+        )
+    });
+    Ok(Target::Profile(Box::new(ProfileTarget {
+        profile,
+        fixtures,
+        session,
+    })))
+}
+
 async fn run(args: RunArgs) -> Result<u8, Failure> {
     let project = Project::load(&paths(&args.inputs)).map_err(invalid)?;
     let client = args
         .client
         .policy()
         .map_err(|e| invalid(anyhow::anyhow!("{e}")))?;
-    let target = if args.target == "emulator" {
-        if client != ipconform::runner::ClientPolicy::DEFAULT {
-            return Err(invalid(anyhow::anyhow!(
-                "--request-timeout, --retries and --rate-limit set a URL target's client; the embedded emulator answers at once and retries on its own clock"
-            )));
-        }
-        Target::Emulator {
+    let run_id = report::new_run_id();
+    let dir = args.report_dir.join(&run_id);
+    let kind = target_kind(&args.target)?;
+    if !matches!(kind, TargetKind::Url(_)) && client != ipconform::runner::ClientPolicy::DEFAULT {
+        return Err(invalid(anyhow::anyhow!(
+            "--request-timeout, --retries and --rate-limit set a URL target's client; the embedded emulator answers at once and retries on its own clock, and a profile says its own in `client:`"
+        )));
+    }
+    let target = match kind {
+        TargetKind::Emulator => Target::Emulator {
             world: project.world.clone(),
             specs: project.specs,
+        },
+        TargetKind::Url(url) => {
+            let fixtures = match &args.fixtures {
+                Some(path) => load_fixtures(path)?,
+                None => project.world.fixtures.clone(),
+            };
+            Target::Url {
+                name: args
+                    .target_name
+                    .clone()
+                    .unwrap_or_else(|| url.host_str().unwrap_or("url").to_string()),
+                base_url: args.target.clone(),
+                fixtures,
+                signing: args.signing.clone(),
+                client,
+            }
         }
-    } else {
-        let url = reqwest::Url::parse(&args.target).map_err(|e| {
-            invalid(anyhow::anyhow!(
-                "--target `{}` is neither `emulator` nor a URL: {e}",
-                args.target
-            ))
-        })?;
-        let fixtures = match &args.fixtures {
-            Some(path) => load_fixtures(path)?,
-            None => project.world.fixtures.clone(),
-        };
-        Target::Url {
-            name: args
-                .target_name
-                .clone()
-                .unwrap_or_else(|| url.host_str().unwrap_or("url").to_string()),
-            base_url: args.target.clone(),
-            fixtures,
-            signing: args.signing.clone(),
-            client,
+        TargetKind::Profile(path) => {
+            if args.fixtures.is_some() || args.signing.is_some() || args.target_name.is_some() {
+                return Err(invalid(anyhow::anyhow!(
+                    "--fixtures, --signing and --target-name are for a URL target; a profile says them itself"
+                )));
+            }
+            profile_target(
+                &path,
+                project.specs,
+                args.allow_network,
+                args.dry_run,
+                &run_id,
+                Some(dir.clone()),
+            )?
         }
     };
-    let cases = args.selection.pick(&project.cases);
+    let mut cases = args.selection.pick(&project.cases);
     if cases.is_empty() {
         return Err(invalid(anyhow::anyhow!(
             "no case matches the filters and tags given; `ipconform lint` lists the files it loads"
         )));
+    }
+    // A profile runs the cases of its dialects; the others are not listed.
+    if let Target::Profile(p) = &target {
+        cases.retain(|(f, _)| p.profile.dialects.contains_key(&f.dialect));
+        if cases.is_empty() {
+            return Err(invalid(anyhow::anyhow!(
+                "no case selected is of a dialect profile `{}` has ({})",
+                p.profile.name,
+                p.profile
+                    .dialects
+                    .keys()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let runner = Runner::new(project.specs);
+    if args.dry_run {
+        return Ok(dry_run(&runner, &target, &cases));
     }
     // What the cases of this run exercise of the specs, for the reports.
     let ran: Vec<ipconform::case::CaseFile> = project
@@ -427,14 +633,13 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         .collect();
     let coverage = ipconform::coverage::Coverage::compute(project.specs, &ran).of_dialects_in(&ran);
     let info = RunInfo {
-        run_id: report::new_run_id(),
+        run_id,
         started_at: chrono::Utc::now().to_rfc3339(),
         targets: vec![target.name().to_string()],
         cases: cases.len(),
         version: env!("CARGO_PKG_VERSION"),
         coverage: Some(coverage),
     };
-    let dir = args.report_dir.join(&info.run_id);
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![
@@ -444,20 +649,202 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         ),
         Box::new(FileSink::new(dir.clone(), report::standard_formats())),
     ];
-    let runner = Runner::new(project.specs);
-    let summary = ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
-        .await
-        .with_context(|| format!("failed to write the reports under {}", dir.display()))?;
-    Ok(if summary.all_conform() {
+    let session = target.session();
+    let work = async {
+        let outcome = async {
+            if let Some(session) = session {
+                let mut dialects: Vec<DialectId> = cases.iter().map(|(f, _)| f.dialect).collect();
+                dialects.sort();
+                dialects.dedup();
+                dialects.retain(|d| session.profile().dialects.contains_key(d));
+                let n = session
+                    .record_baselines(&runner, &dialects)
+                    .await
+                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+                say(format_args!(
+                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
+                    session.profile().name,
+                    plural(n)
+                ));
+            }
+            ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
+                .await
+                .with_context(|| format!("failed to write the reports under {}", dir.display()))
+                .map_err(environment)
+        }
+        .await;
+        // Whatever happened, the fixtures are put back and the ledger closed.
+        let finish = match session {
+            Some(session) => Some(session.finish(&runner).await),
+            None => None,
+        };
+        (outcome, finish)
+    };
+    let (outcome, finish) = with_interrupts(session.into_iter().collect(), work).await;
+    let finish_clean = match (finish, &target) {
+        (Some(finish), Target::Profile(p)) => report_finish(&finish, &p.profile),
+        _ => true,
+    };
+    let summary = outcome?;
+    if target.is_interrupted() {
+        return Ok(exit::INTERRUPTED);
+    }
+    Ok(if summary.all_conform() && finish_clean {
         exit::CONFORMS
     } else {
         exit::NONCONFORMING
     })
 }
 
+/// Prints what the end of a run against a profile did to its fixtures;
+/// whether nothing of the harness's is left.
+fn report_finish(finish: &Result<ipconform::safety::Finish, String>, profile: &Profile) -> bool {
+    let finish = match finish {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "error: {e}\nrun `ipconform sweep --target {}` to put the fixtures back",
+                profile.file
+            );
+            return false;
+        }
+    };
+    if !finish.opened {
+        return true;
+    }
+    for s in &finish.swept {
+        if !s.problems.is_empty()
+            || !s.unassigned.is_empty()
+            || !s.restored.is_empty()
+            || !s.reordered.is_empty()
+        {
+            say(format_args!("sweep: {}\n", s.describe(false)));
+        }
+    }
+    let ledger: Vec<String> = finish
+        .ledger
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let whole = finish.swept.iter().all(|s| s.problems.is_empty());
+    if finish.clean {
+        say(format_args!(
+            "profile `{}`: {}{}; ledger: {}\n",
+            profile.name,
+            if whole {
+                "every fixture interface the run changed holds its recorded addresses again"
+            } else {
+                "nothing the run added is left on any fixture interface, but some recorded address could not be put back (above)"
+            },
+            match finish.repaired_during_run {
+                0 => String::new(),
+                n => format!(" ({n} by the sweep after a case whose own cleanup left changes)"),
+            },
+            ledger.join(", ")
+        ));
+    } else {
+        eprintln!(
+            "profile `{}`: some fixture interface still holds addresses the run added (above); \
+             `ipconform sweep --target {}` tries again from the ledger: {}",
+            profile.name,
+            profile.file,
+            ledger.join(", ")
+        );
+    }
+    finish.clean
+}
+
+/// Runs `work`; a first Ctrl-C interrupts the sessions (the case in
+/// progress stops, the fixtures are put back), a second exits at once.
+async fn with_interrupts<T>(
+    sessions: Vec<&Session>,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    if sessions.is_empty() {
+        return work.await;
+    }
+    let watch = async {
+        if ipconform::safety::stop_requested().await {
+            eprintln!(
+                "\ninterrupted: stopping the case in progress and putting the fixtures back \
+                 (Ctrl-C again exits at once)"
+            );
+            for s in &sessions {
+                s.interrupt();
+            }
+            if ipconform::safety::stop_requested().await {
+                eprintln!(
+                    "interrupted again: exiting without putting the fixtures back; \
+                     `ipconform sweep --target PROFILE` does it from the ledger"
+                );
+                std::process::exit(i32::from(exit::INTERRUPTED));
+            }
+        }
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        biased;
+        done = &mut work => done,
+        never = watch => match never {},
+    }
+}
+
+/// `--dry-run`: every request of every case as it would be sent.
+fn dry_run(
+    runner: &Runner<'_>,
+    target: &Target,
+    cases: &[(&ipconform::case::CaseFile, &ipconform::case::Case)],
+) -> u8 {
+    let (mut shown, mut skipped) = (0, 0);
+    for (file, case) in cases {
+        let address = case.address(target.name(), file);
+        if let Some(reason) = target.missing_requirement(file, case) {
+            say(format_args!("{address}: skipped: {reason}\n"));
+            skipped += 1;
+            continue;
+        }
+        let Some(endpoint) = target.dry_endpoint(file.dialect) else {
+            continue;
+        };
+        say(format_args!("{address} ({}:{})\n", file.display, case.line));
+        for step in runner.dry_run_case(file, case, &endpoint) {
+            let phase = match step.phase {
+                ipconform::runner::Phase::Step => "step",
+                ipconform::runner::Phase::Cleanup => "cleanup",
+            };
+            say(format_args!(
+                "  {phase} {} `{}` at {}\n",
+                step.index, step.call, step.location
+            ));
+            match step.request {
+                Ok(request) => {
+                    shown += 1;
+                    say(format_args!(
+                        "    {}\n",
+                        request.to_string().replace('\n', "\n    ")
+                    ));
+                }
+                Err(why) => say(format_args!("    {why}\n")),
+            }
+        }
+    }
+    say(format_args!(
+        "dry run: {shown} request{} of {} case{} as they would be sent to `{}` (signatures and secrets shown as ***), {skipped} skipped; nothing was sent\n",
+        plural(shown),
+        cases.len() - skipped,
+        plural(cases.len() - skipped),
+        target.name()
+    ));
+    exit::CONFORMS
+}
+
 struct CompareArgs {
     inputs: Inputs,
     dialects: Vec<String>,
+    targets: Vec<String>,
+    allow_network: bool,
+    dry_run: bool,
     selection: ipconform::compare::Selection,
     jobs: usize,
     report_dir: PathBuf,
@@ -494,28 +881,125 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
             args.inputs.cases.display()
         )));
     }
-    // One target today; `--target PROFILE` adds more, each a column per dialect.
-    let targets = [Target::Emulator {
-        world: project.world.clone(),
-        specs: project.specs,
-    }];
-    let columns: Vec<Column<'_>> = targets
-        .iter()
-        .flat_map(|target| {
-            dialects
-                .iter()
-                .map(move |&dialect| Column { target, dialect })
-        })
-        .collect();
     let info = compare::RunInfo {
         run_id: report::new_run_id(),
         started_at: chrono::Utc::now().to_rfc3339(),
     };
     let dir = args.report_dir.join(&info.run_id);
+    // Each target gives a column per dialect it has (of those compared).
+    let mut targets = Vec::new();
+    for text in &args.targets {
+        let target = match target_kind(text)? {
+            TargetKind::Emulator => Target::Emulator {
+                world: project.world.clone(),
+                specs: project.specs,
+            },
+            TargetKind::Url(_) => {
+                return Err(invalid(anyhow::anyhow!(
+                    "--target {text}: compare takes `emulator` or profile files; a profile says what a URL lacks (fixtures and credentials per dialect)"
+                )))
+            }
+            TargetKind::Profile(path) => profile_target(
+                &path,
+                project.specs,
+                args.allow_network,
+                args.dry_run,
+                &info.run_id,
+                Some(dir.clone()),
+            )?,
+        };
+        if targets.iter().any(|t: &Target| t.name() == target.name()) {
+            return Err(invalid(anyhow::anyhow!(
+                "--target {text}: two targets are named `{}`",
+                target.name()
+            )));
+        }
+        targets.push(target);
+    }
+    let columns: Vec<Column<'_>> = targets
+        .iter()
+        .flat_map(|target| {
+            dialects
+                .iter()
+                .filter(move |d| match target {
+                    Target::Profile(p) => p.profile.dialects.contains_key(d),
+                    _ => true,
+                })
+                .map(move |&dialect| Column { target, dialect })
+        })
+        .collect();
+    if columns.is_empty() {
+        return Err(invalid(anyhow::anyhow!(
+            "no target has any of the dialects compared"
+        )));
+    }
+    let runner = Runner::new(project.specs);
+    if args.dry_run {
+        let mut cells = Vec::new();
+        for column in &columns {
+            for plan in &plans {
+                if let Some(found) = project.cases.iter().find_map(|f| {
+                    (f.dialect == column.dialect && f.group == plan.group)
+                        .then(|| f.cases.iter().find(|c| c.id == plan.id).map(|c| (f, c)))
+                        .flatten()
+                }) {
+                    cells.push((column.target, found));
+                }
+            }
+        }
+        for target in &targets {
+            let mine: Vec<_> = cells
+                .iter()
+                .filter(|(t, _)| std::ptr::eq(*t, target))
+                .map(|(_, c)| *c)
+                .collect();
+            if !mine.is_empty() {
+                dry_run(&runner, target, &mine);
+            }
+        }
+        return Ok(exit::CONFORMS);
+    }
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the report folder {}", dir.display()))?;
-    let runner = Runner::new(project.specs);
-    let doc = compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await;
+    let sessions: Vec<&Session> = targets.iter().filter_map(Target::session).collect();
+    let work = async {
+        let outcome = async {
+            for session in &sessions {
+                let compared: Vec<DialectId> = dialects
+                    .iter()
+                    .copied()
+                    .filter(|d| session.profile().dialects.contains_key(d))
+                    .collect();
+                let n = session
+                    .record_baselines(&runner, &compared)
+                    .await
+                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+                say(format_args!(
+                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
+                    session.profile().name,
+                    plural(n)
+                ));
+            }
+            Ok::<_, Failure>(
+                compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await,
+            )
+        }
+        .await;
+        let mut finishes = Vec::new();
+        for session in &sessions {
+            finishes.push((session.profile().clone(), session.finish(&runner).await));
+        }
+        (outcome, finishes)
+    };
+    let (outcome, finishes) = with_interrupts(sessions.clone(), work).await;
+    let mut clean = true;
+    for (profile, finish) in &finishes {
+        clean &= report_finish(finish, profile);
+    }
+    let doc = outcome?;
+    if targets.iter().any(Target::is_interrupted) {
+        return Ok(exit::INTERRUPTED);
+    }
     let markdown = compare::markdown::render(&doc);
     let json = serde_json::to_string_pretty(&doc).context("failed to render comparison.json")?;
     let html = compare::html::render(&doc, &compare::html::ReportDetail);
@@ -531,11 +1015,168 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
     println!("{}\n", compare::markdown::headline(&doc));
     print!("{}", compare::markdown::matrix(&doc));
     println!("\nreports: {}/comparison.{{json,md,html}}", dir.display());
-    Ok(if doc.summary.all_conform() {
+    Ok(if doc.summary.all_conform() && clean {
         exit::CONFORMS
     } else {
         exit::NONCONFORMING
     })
+}
+
+struct SweepArgs {
+    target: PathBuf,
+    dry_run: bool,
+    allow_network: bool,
+    ledger: Option<PathBuf>,
+    specs: Option<PathBuf>,
+}
+
+async fn sweep(args: SweepArgs) -> Result<u8, Failure> {
+    let specs: &'static SpecSet = match &args.specs {
+        Some(dir) => Box::leak(Box::new(SpecSet::load_dir(dir).map_err(invalid)?)),
+        None => SpecSet::embedded(),
+    };
+    let profile = Profile::load(&args.target).map_err(invalid)?;
+    // Even a dry run reads the interfaces.
+    if let Some(refusal) = profile.network_refusal(args.allow_network) {
+        return Err(invalid(anyhow::anyhow!(refusal)));
+    }
+    let fixtures = profile
+        .resolve(&|name| std::env::var(name).ok())
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    let state_dir = ipconform::ledger::state_dir();
+    let ledger = args
+        .ledger
+        .clone()
+        .unwrap_or_else(|| ipconform::ledger::stable_path(&state_dir, &profile.name));
+    if !ledger.exists() {
+        say(format_args!(
+            "no ledger of profile `{}` at {}: no run against it was recorded here, nothing to sweep\n",
+            profile.name,
+            ledger.display()
+        ));
+        return Ok(exit::CONFORMS);
+    }
+    let runner = Runner::new(specs);
+    let tools = ipconform::safety::Tools {
+        runner: &runner,
+        profile: &profile,
+        fixtures: &fixtures,
+        specs,
+    };
+    let done = ipconform::safety::sweep_from_ledger(&tools, &state_dir, &ledger, args.dry_run)
+        .await
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    say(format_args!(
+        "sweep of profile `{}` from {} (run {}){}\n",
+        profile.name,
+        done.ledger.display(),
+        done.run_id.as_deref().unwrap_or("?"),
+        if args.dry_run {
+            ": dry run, nothing changed"
+        } else {
+            ""
+        }
+    ));
+    if done.unanswered > 0 {
+        say(format_args!(
+            "{} request{} went out (or were about to) without a recorded reply: the run was cut short; each interface is read to see what {} did\n",
+            done.unanswered,
+            plural(done.unanswered),
+            if done.unanswered == 1 { "it" } else { "they" }
+        ));
+    }
+    for s in &done.swept {
+        say(format_args!("{}\n", s.describe(args.dry_run)));
+    }
+    let restored = done.restored();
+    say(format_args!(
+        "{}\n",
+        match (restored, args.dry_run) {
+            (true, _) => format!(
+                "every interface the ledger recorded ({}) holds exactly its recorded secondary addresses",
+                done.swept.len()
+            ),
+            (false, true) => "run it without --dry-run to do the above".to_string(),
+            (false, false) => "some interface does not hold its recorded addresses (above)".to_string(),
+        }
+    ));
+    Ok(if restored {
+        exit::CONFORMS
+    } else {
+        exit::NONCONFORMING
+    })
+}
+
+/// `ipconform report merge`.
+fn report_merge(inputs: &[PathBuf], out: &std::path::Path) -> Result<u8, Failure> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            collect_reports(input, &mut files)
+                .with_context(|| format!("failed to read {}", input.display()))
+                .map_err(invalid)?;
+        } else {
+            files.push(input.clone());
+        }
+    }
+    files.sort();
+    let mut texts = Vec::with_capacity(files.len());
+    for file in &files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("failed to read {}", file.display()))
+            .map_err(invalid)?;
+        texts.push(ipconform::report::merge::Input {
+            name: file.display().to_string(),
+            text,
+        });
+    }
+    let merged = ipconform::report::merge::merge(&texts, &report::new_run_id())
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
+    let mut written = Vec::new();
+    for format in report::standard_formats() {
+        let path = out.join(format.file_name());
+        let text = format
+            .render(&merged)
+            .with_context(|| format!("failed to render {}", format.file_name()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        written.push(format.file_name());
+    }
+    let s = &merged.summary;
+    say(format_args!(
+        "merged {} report{} ({} case{}: {} conform, {} fail, {} known deviation{}, {} conform unexpectedly, {} skipped) into {}: {}\n",
+        texts.len(),
+        plural(texts.len()),
+        s.total,
+        plural(s.total),
+        s.conforms,
+        s.fails,
+        s.known_deviations,
+        plural(s.known_deviations),
+        s.unexpected_conformance,
+        s.skipped,
+        out.display(),
+        written.join(", ")
+    ));
+    Ok(if merged.run.success {
+        exit::CONFORMS
+    } else {
+        exit::NONCONFORMING
+    })
+}
+
+/// Every `report.json` under `dir`, at any depth.
+fn collect_reports(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_reports(&path, out)?;
+        } else if path.file_name().is_some_and(|n| n == "report.json") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn load_fixtures(path: &std::path::Path) -> Result<DialectFixtures, Failure> {

@@ -49,15 +49,10 @@ pub async fn run(
     for sink in sinks.iter_mut() {
         sink.on(&Event::RunStarted(info))?;
     }
-    // A target that shares one world between cases takes them as its
-    // client policy allows (1 by default: each case cleans up after itself
-    // before the next one starts).
-    let jobs = if target.isolates_cases() {
-        jobs.max(1)
-    } else {
-        target.policy().concurrency.max(1)
-    };
+    let jobs = target.parallelism(jobs);
+    // After a Ctrl-C on a profile, no further case starts.
     let mut results = stream::iter(cases.iter())
+        .take_while(|_| std::future::ready(!target.is_interrupted()))
         .map(|(file, case)| target.run_case(runner, file, case))
         .buffer_unordered(jobs);
     let mut summary = Summary::default();

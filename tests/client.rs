@@ -258,6 +258,7 @@ impl Rig {
             signing: None,
             powers: ipconform::target::EMULATOR_POWERS,
             policy: &ClientPolicy::DEFAULT,
+            observer: None,
         };
         runner.run_case(&file, &file.cases[0], &endpoint).await
     }
@@ -475,6 +476,7 @@ cases:
         signing: None,
         powers: &[],
         policy: &ClientPolicy::DEFAULT,
+        observer: None,
     };
     let result = Runner::new(rig.specs)
         .run_case(&file, &file.cases[0], &endpoint)

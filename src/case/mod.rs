@@ -283,6 +283,55 @@ impl Power {
 }
 
 impl Case {
+    /// The fixtures this case reads: every variable of its parameters,
+    /// headers, expectations and polling conditions that is neither a
+    /// capture of one of its steps nor a built-in. A target that lacks one
+    /// cannot run the case (it is skipped, as if it were in `requires`).
+    pub fn fixtures_used(&self) -> std::collections::BTreeSet<&str> {
+        let steps = || self.steps.iter().chain(&self.cleanup);
+        let captured: std::collections::BTreeSet<&str> = steps()
+            .flat_map(|s| s.capture.iter().map(|(n, _)| n.as_str()))
+            .collect();
+        let mut out = std::collections::BTreeSet::new();
+        for step in steps() {
+            let mut vars: Vec<&str> = step
+                .params
+                .iter()
+                .flat_map(|(_, v)| v.variables())
+                .collect();
+            vars.extend(
+                step.headers
+                    .iter()
+                    .flat_map(|(_, t)| t.iter().flat_map(|t| t.variables())),
+            );
+            if let Expect::Success { body, .. } = &step.expect {
+                vars.extend(body.iter().flat_map(|(_, m)| m.variables()));
+            }
+            if let Some(wait) = &step.wait {
+                vars.extend(
+                    wait.until
+                        .iter()
+                        .chain(&wait.halt_on)
+                        .flat_map(|(_, m)| m.variables()),
+                );
+            }
+            out.extend(
+                vars.into_iter()
+                    .filter(|v| !captured.contains(v) && !BUILTIN_VARIABLES.contains(v)),
+            );
+        }
+        out
+    }
+
+    /// The credential sets its steps sign with (`as:`).
+    pub fn credential_sets(&self) -> std::collections::BTreeSet<&str> {
+        self.steps
+            .iter()
+            .chain(&self.cleanup)
+            .map(|s| s.credentials.as_str())
+            .collect()
+    }
+
     /// The trial address of this case on a target:
     /// `emulator::alibaba-ecs::assign::ecs-assign-explicit-ip`.
     pub fn address(&self, target: &str, file: &CaseFile) -> String {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Capability, NEUTRAL_FIXTURES};
-use crate::case::{list_placeholder, BodyPath, Matcher, Template, Wait};
+use crate::case::{list_placeholder, BodyPath, Matcher, ParamValue, Template, Wait};
 use crate::diag::{closest, find_key, Diagnostic};
 use crate::dialect::DialectId;
 use crate::fixtures::scalar_to_string;
@@ -179,6 +179,38 @@ impl Binding {
                     format!("{} does not offer {}", self.dialect, capability.describe())
                 })
         })
+    }
+
+    /// `with` parameters of one of the binding's operations for the
+    /// interface `eni` (a template such as `{{eni.available}}`, or an id),
+    /// the binding's own captures renamed into [`CAPTURE_PREFIX`].
+    pub fn bind(
+        &self,
+        with: &[(String, Template)],
+        eni: &str,
+    ) -> Result<Vec<(String, ParamValue)>, String> {
+        let captures: Vec<&str> = self.capture_names().collect();
+        with.iter()
+            .map(|(name, t)| {
+                let text = t.substitute(|var| if var == ENI_VARIABLE { Some(eni) } else { None });
+                let renamed = Template::parse(&text)
+                    .map(|t| {
+                        let owned: Vec<(String, String)> = t
+                            .variables()
+                            .filter(|v| captures.contains(v))
+                            .map(|v| (v.to_string(), format!("{{{{{CAPTURE_PREFIX}{v}}}}}")))
+                            .collect();
+                        t.substitute(|var| {
+                            owned
+                                .iter()
+                                .find(|(k, _)| k == var)
+                                .map(|(_, v)| v.as_str())
+                        })
+                    })
+                    .and_then(|text| Template::parse(&text))?;
+                Ok((name.clone(), ParamValue::Text(renamed)))
+            })
+            .collect()
     }
 
     /// The names the binding's captures take in a compiled case.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use super::binding::{ChangeOp, CAPTURE_PREFIX, ENI_VARIABLE};
+use super::binding::{ChangeOp, CAPTURE_PREFIX};
 use super::{
     Binding, Capability, CellPlan, NeutralStep, Op, Outcome, Scenario, ScenarioFile, ScenarioPlan,
     View, ViewCheck, NEUTRAL_FIXTURES,
@@ -158,7 +158,10 @@ impl Compiler<'_> {
                 .or_else(|| self.file.source.clone()),
             tags,
             deviations: BTreeMap::new(),
-            requires: Requires::default(),
+            requires: Requires {
+                powers: self.scenario.powers.clone(),
+                ..Requires::default()
+            },
             faults: Vec::new(),
             steps: Vec::new(),
             cleanup: Vec::new(),
@@ -479,29 +482,7 @@ impl Compiler<'_> {
         with: &[(String, Template)],
         eni: &str,
     ) -> Result<Vec<(String, ParamValue)>, Problem> {
-        let captures: Vec<&str> = self.binding.capture_names().collect();
-        with.iter()
-            .map(|(name, t)| {
-                let text = t.substitute(|var| if var == ENI_VARIABLE { Some(eni) } else { None });
-                let renamed = Template::parse(&text)
-                    .map(|t| {
-                        let owned: Vec<(String, String)> = t
-                            .variables()
-                            .filter(|v| captures.contains(v))
-                            .map(|v| (v.to_string(), format!("{{{{{CAPTURE_PREFIX}{v}}}}}")))
-                            .collect();
-                        t.substitute(|var| {
-                            owned
-                                .iter()
-                                .find(|(k, _)| k == var)
-                                .map(|(_, v)| v.as_str())
-                        })
-                    })
-                    .and_then(|text| Template::parse(&text))
-                    .map_err(Problem::NotApplicable)?;
-                Ok((name.clone(), ParamValue::Text(renamed)))
-            })
-            .collect()
+        self.binding.bind(with, eni).map_err(Problem::NotApplicable)
     }
 
     /// A neutral fixture's value in the dialect's terms: a template naming

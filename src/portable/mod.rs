@@ -132,6 +132,8 @@ pub struct Scenario {
     pub tags: Vec<String>,
     /// Capabilities declared beside those the steps imply.
     pub needs: Vec<Capability>,
+    /// Powers the target must have (`requires: {powers: [clock]}`).
+    pub powers: Vec<crate::case::Power>,
     pub steps: Vec<NeutralStep>,
     pub cleanup: Vec<NeutralStep>,
     pub line: usize,

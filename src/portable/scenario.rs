@@ -42,9 +42,20 @@ struct RawScenario {
     tags: Vec<String>,
     #[serde(default)]
     needs: Vec<Capability>,
+    /// Powers beyond the API the scenario needs of its target (the
+    /// emulator's clock for exact timing).
+    #[serde(default)]
+    requires: Option<RawRequires>,
     steps: Vec<RawStep>,
     #[serde(default)]
     cleanup: Vec<RawStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequires {
+    #[serde(default)]
+    powers: Vec<crate::case::Power>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +261,11 @@ impl Cx<'_> {
             source: raw.source.clone(),
             tags: raw.tags.clone(),
             needs: raw.needs.clone(),
+            powers: raw
+                .requires
+                .as_ref()
+                .map(|r| r.powers.clone())
+                .unwrap_or_default(),
             steps,
             cleanup,
             line,

@@ -170,7 +170,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, outcome: Outcome) {
+    pub fn add(&mut self, outcome: Outcome) {
         self.total += 1;
         match outcome {
             Outcome::Conforms => self.conforms += 1,

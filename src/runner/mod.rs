@@ -10,6 +10,7 @@
 //! never touches the emulator's memory.
 
 mod check;
+mod dry;
 pub mod policy;
 
 use std::collections::HashMap;
@@ -20,12 +21,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::case::{Case, CaseFile, Power, Step, Var, Vars};
-use crate::dialect::{Call, ClientDialect, Decoded};
+use crate::dialect::{Call, ClientDialect, Decoded, DialectId};
 use crate::dialect::{CallContext, SentRequest};
 use crate::fixtures::{DialectFixtures, Fixtures};
 use crate::spec::{Finding, Kind, SpecSet};
 
 pub use check::{accept_hint, judge, Verdict};
+pub use dry::DryStep;
 pub use policy::{ClientPolicy, RateLimit, RetryPolicy};
 
 /// A target's token bucket, shared by every case that runs there.
@@ -47,6 +49,29 @@ pub struct Endpoint<'a> {
     /// How the runner behaves as this target's client: rate, timeouts,
     /// retries.
     pub policy: &'a ClientPolicy,
+    /// Told about every request that changes state, before it is sent and
+    /// after its reply: a real-cloud target keeps its ledger with it.
+    pub observer: Option<&'a dyn CallObserver>,
+}
+
+/// Watches the requests that change state (operations the spec does not
+/// mark `readonly`). `before_send` comes before each attempt is sent and
+/// may refuse it: the step then fails with the reason and nothing is sent.
+/// `after_reply` comes with the decoded reply, or `None` when none came.
+pub trait CallObserver: Send + Sync {
+    fn before_send(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(String, String)],
+    ) -> Result<(), String>;
+    fn after_reply(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(String, String)],
+        decoded: Option<&Decoded>,
+    );
 }
 
 /// Sends requests and judges responses. Cheap to share: one HTTP client
@@ -698,20 +723,39 @@ impl<'s> Runner<'s> {
                 },
             });
             record.request = Some(x.client.redact(&wire));
-            // One request per attempt, each through the target's bucket: a
-            // hook around mutating calls (the ledger) belongs around this
-            // send, once per attempt.
+            // One request per attempt, each through the target's bucket,
+            // each a change the observer (a profile's ledger) sees before it
+            // is sent and after its reply.
+            let observer = x
+                .endpoint
+                .observer
+                .filter(|_| !self.is_read_only(x.file, x.step));
+            if let Some(observer) = observer {
+                observer
+                    .before_send(x.file.dialect, &x.step.call, x.params)
+                    .map_err(|why| format!("not sent: {why}"))?;
+            }
             if let Some(limiter) = self.limiter(x.endpoint) {
                 limiter.until_ready().await;
             }
             let timeout = x.endpoint.policy.request_timeout;
-            let (status, bytes) = self
-                .send(x.endpoint.base_url, &wire, timeout)
-                .await
-                .map_err(|cause| {
-                    format!("no usable reply from {}: {cause}", x.endpoint.base_url)
-                })?;
+            let sent = self.send(x.endpoint.base_url, &wire, timeout).await;
+            let (status, bytes) = match sent {
+                Ok(reply) => reply,
+                Err(cause) => {
+                    if let Some(observer) = observer {
+                        observer.after_reply(x.file.dialect, &x.step.call, x.params, None);
+                    }
+                    return Err(format!(
+                        "no usable reply from {}: {cause}",
+                        x.endpoint.base_url
+                    ));
+                }
+            };
             let decoded = self.in_schema_shape(x.file, x.step, x.client.decode(status, &bytes));
+            if let Some(observer) = observer {
+                observer.after_reply(x.file.dialect, &x.step.call, x.params, Some(&decoded));
+            }
             let kind = decoded.error.as_ref().and_then(|e| {
                 self.specs
                     .get(x.file.dialect, &x.step.call)
@@ -1012,9 +1056,10 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Why `case` cannot run on a target, if it cannot: a fixture or a power it
-/// requires and the target lacks. Known before the case runs, so a test
-/// harness can list the case as ignored.
+/// Why `case` cannot run on a target, if it cannot: a fixture it requires
+/// or reads, a credential set it signs with, or a power it requires, that
+/// the target lacks. Known before the case runs, so a test harness can list
+/// the case as ignored.
 pub fn missing_requirement(
     file: &CaseFile,
     case: &Case,
@@ -1026,19 +1071,39 @@ pub fn missing_requirement(
         return Some(format!("not applicable to {}: {reason}", file.dialect));
     }
     let fixtures = crate::fixtures::of(fixtures, file.dialect);
-    let lacking: Vec<&str> = case
+    // Those the case declares, then those its templates read: a target
+    // that lacks a fixture cannot run the case, whether declared or not.
+    let mut lacking: Vec<&str> = case
         .requires
         .fixtures
         .iter()
-        .filter(|f| !fixtures.values.contains_key(f.as_str()))
         .map(String::as_str)
+        .filter(|f| !fixtures.values.contains_key(*f))
         .collect();
+    for used in case.fixtures_used() {
+        if !fixtures.values.contains_key(used) && !lacking.contains(&used) {
+            lacking.push(used);
+        }
+    }
     if !lacking.is_empty() {
         return Some(format!(
             "target `{target}` has no {} fixture{} {}",
             file.dialect,
             if lacking.len() == 1 { "" } else { "s" },
             lacking.join(", ")
+        ));
+    }
+    let no_credentials: Vec<&str> = case
+        .credential_sets()
+        .into_iter()
+        .filter(|c| !fixtures.credentials.contains_key(*c))
+        .collect();
+    if !no_credentials.is_empty() {
+        return Some(format!(
+            "target `{target}` has no {} credential set{} {} (`as:` of a step)",
+            file.dialect,
+            if no_credentials.len() == 1 { "" } else { "s" },
+            no_credentials.join(", ")
         ));
     }
     let powers: Vec<&str> = case

@@ -302,6 +302,7 @@ async fn every_request_takes_a_token_of_its_target_s_rate() {
         signing: None,
         powers: &[],
         policy: &policy,
+        observer: None,
     };
     let file = load(
         r#"
@@ -340,4 +341,66 @@ cases:
     };
     assert!(runner.limiter(&no_rate).is_none());
     emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fixture_or_credential_set_the_target_lacks_skips_the_case_without_declaring_it() {
+    let text = r#"
+dialect: alibaba-ecs
+source: test
+cases:
+  - id: reads-an-unknown-fixture
+    title: names a fixture no world has, in a parameter and in a cleanup
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}"}
+        capture: {first: "NetworkInterfaceSets.NetworkInterfaceSet[0].NetworkInterfaceId"}
+    cleanup:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}", NetworkInterfaceId.1: "{{eni.nowhere}}", NetworkInterfaceId.2: "{{first}}"}
+  - id: expects-an-unknown-fixture
+    title: names one only in an expectation
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}", NetworkInterfaceId.1: "{{eni.available}}"}
+        expect:
+          body: {TotalCount: "{{count.nowhere}}"}
+  - id: signs-with-an-unknown-set
+    title: signs as a credential set no world has
+    steps:
+      - call: DescribeNetworkInterfaces
+        as: nobody
+        with: {RegionId: "{{region}}"}
+  - id: uses-captures-and-built-ins
+    title: a capture and a built-in are not fixtures
+    steps:
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}", NetworkInterfaceId.1: "{{eni.available}}"}
+        capture: {eni: "NetworkInterfaceSets.NetworkInterfaceSet[0].NetworkInterfaceId"}
+      - call: DescribeNetworkInterfaces
+        with: {RegionId: "{{region}}", NetworkInterfaceId.1: "{{eni}}", NetworkInterfaceName: "{{case.id}}"}
+"#;
+    let results = run_all(text).await;
+    let reason = |i: usize| results[i].skipped.clone().unwrap_or_default();
+    assert_eq!(results[0].outcome, Outcome::Skipped);
+    assert!(
+        reason(0).contains("has no alibaba-ecs fixture eni.nowhere"),
+        "{}",
+        reason(0)
+    );
+    assert!(results[0].steps.is_empty(), "a skipped case sends nothing");
+    assert_eq!(results[1].outcome, Outcome::Skipped);
+    assert!(reason(1).contains("count.nowhere"), "{}", reason(1));
+    assert_eq!(results[2].outcome, Outcome::Skipped);
+    assert!(
+        reason(2).contains("no alibaba-ecs credential set nobody"),
+        "{}",
+        reason(2)
+    );
+    assert_ne!(
+        results[3].outcome,
+        Outcome::Skipped,
+        "{:?}",
+        results[3].skipped
+    );
 }
