@@ -316,6 +316,9 @@ pub struct Rate {
     /// Units completed over every connection.
     pub units: u64,
     pub elapsed: Duration,
+    /// CPU time the load generator's thread spent in the window (Unix):
+    /// what the client cost, to show it is next to nothing.
+    pub client_cpu: Option<Duration>,
 }
 
 impl Rate {
@@ -338,6 +341,7 @@ pub async fn rate(
         connections.push(Connection::open(addr).await?);
     }
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cpu_before = thread_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(work.len());
     for (mut conn, work) in connections.into_iter().zip(work) {
@@ -369,7 +373,33 @@ pub async fn rate(
     Ok(Rate {
         units,
         elapsed: last - started,
+        client_cpu: thread_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before)),
     })
+}
+
+/// CPU time of the calling thread: on the load generator's
+/// current-thread runtime, all of the client's work.
+#[cfg(unix)]
+fn thread_cpu() -> Option<Duration> {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a plain syscall filling a local timespec.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    (r == 0).then(|| {
+        Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn thread_cpu() -> Option<Duration> {
+    None
 }
 
 /// Sends `requests` one after another on one connection; the time of each

@@ -133,8 +133,8 @@ impl Budget {
             }
         } else {
             Budget {
-                window: Duration::from_millis(500),
-                rounds: 5,
+                window: Duration::from_millis(300),
+                rounds: 9,
                 describe_samples: 1000,
                 harness_steps: 200,
                 harness_rounds: 15,
@@ -160,6 +160,8 @@ struct Bench<'p> {
     /// Units per second last seen per (dialect or `/healthz`, connections,
     /// server), to sign enough requests for a window and not many more.
     estimates: HashMap<(Option<DialectId>, usize, SocketAddr), f64>,
+    /// The load generator's CPU per `/healthz` request, in µs, per window.
+    client_cpu: Vec<f64>,
 }
 
 /// Runs the bench (or one section), writes its JSON, and returns the
@@ -202,6 +204,7 @@ pub async fn run(options: &Options, progress: &dyn Fn(&str)) -> Result<Outcome, 
         progress,
         figures: Vec::new(),
         estimates: HashMap::new(),
+        client_cpu: Vec::new(),
     };
     let wanted = |name: &str| only.is_none_or(|o| o == name);
     if wanted("throughput") {
@@ -371,6 +374,10 @@ impl Bench<'_> {
         .await
         .map_err(BenchError::Request)?;
         self.estimates.insert(key, rate.per_second());
+        if let Some(cpu) = rate.client_cpu.filter(|_| rate.units > 0) {
+            self.client_cpu
+                .push(cpu.as_secs_f64() * 1e6 / rate.units as f64);
+        }
         Ok(rate.per_second())
     }
 
@@ -425,6 +432,7 @@ impl Bench<'_> {
             for &d in DialectId::ALL {
                 self.cycle_rate(&server, d, connections, warm).await?;
             }
+            self.client_cpu.clear();
             let mut healthz = Vec::new();
             let mut cycles: HashMap<DialectId, Vec<(f64, f64)>> = HashMap::new();
             for round in 1..=self.budget.rounds {
@@ -446,6 +454,13 @@ impl Bench<'_> {
                 }
             }
             let conns = plural(connections, "connection");
+            let client = match std::mem::take(&mut self.client_cpu) {
+                v if v.is_empty() => String::new(),
+                v => format!(
+                    "; the load generator's own CPU: {:.1} µs a request",
+                    median(v)
+                ),
+            };
             self.figures.push(
                 Figure::new(
                     format!("healthz.c{connections}"),
@@ -454,7 +469,9 @@ impl Bench<'_> {
                     Unit::PerSecond,
                 )
                 .higher_is_better()
-                .detail("requests; the baseline of the cycles below"),
+                .detail(format!(
+                    "requests; the baseline of the cycles below{client}"
+                )),
             );
             for &d in DialectId::ALL {
                 let runs = cycles.remove(&d).unwrap_or_default();
@@ -755,20 +772,23 @@ impl Bench<'_> {
     }
 
     /// Runs `args` of this binary in the checkout `spawn_rounds` times
-    /// after one not counted: the median wall time and the largest peak
-    /// memory.
+    /// after one not counted: the median wall time, the exit code, and the
+    /// larger peak memory of two more runs under GNU time.
     fn spawned(&self, args: &[&str]) -> Result<(f64, Option<u64>, Option<i32>), BenchError> {
         let mut walls = Vec::new();
-        let (mut rss, mut code) = (None::<u64>, None);
+        let mut code = None;
         for round in 0..=self.budget.spawn_rounds {
             let exit = process::measure(Command::new(&self.exe).args(args).current_dir(&self.root))
                 .map_err(setup)?;
             if round > 0 {
                 walls.push(ms(exit.wall));
-                rss = rss.max(exit.max_rss_kib);
                 code = exit.code;
             }
         }
+        let rss = (0..2)
+            .map(|_| process::peak_rss_kib(&self.exe, args, &self.root))
+            .max()
+            .flatten();
         Ok((median(walls), rss, code))
     }
 
@@ -832,7 +852,7 @@ impl Bench<'_> {
                     format!("startup.{id}.rss"),
                     format!("{what}: peak memory of the process"),
                     Unit::Mib,
-                    "this OS does not report it",
+                    "needs GNU time at /usr/bin/time (Debian: apt-get install time)",
                 ),
             });
         }
@@ -906,7 +926,7 @@ impl Bench<'_> {
         let cargo = |args: &[&str], limit: Duration| {
             process::measure_within(
                 Command::new("cargo").args(args).current_dir(&self.root),
-                limit,
+                Some(limit),
             )
         };
         let built = cargo(

@@ -108,137 +108,101 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
 #[derive(Debug, Clone, Copy)]
 pub struct Exit {
     pub wall: Duration,
-    /// Peak resident memory of the process itself (not its children's
-    /// children), in KiB; `None` where the OS does not say.
-    pub max_rss_kib: Option<u64>,
     /// The exit code; `None` when a signal ended it.
     pub code: Option<i32>,
 }
 
-/// Runs `command` (its output discarded) and measures its wall time and,
-/// on Unix, its own peak memory, from `wait4`: per child, where
-/// `getrusage(RUSAGE_CHILDREN)` would give the largest of every child so far.
+/// Runs `command` (its output discarded) and measures its wall time.
 pub fn measure(command: &mut Command) -> Result<Exit, String> {
-    let started = Instant::now();
-    let mut child = spawn_quiet(command)?;
-    wait(&mut child, started, None).map(|(exit, _)| exit)
+    measure_within(command, None).map(|(exit, _)| exit)
 }
 
 /// Like [`measure`], for a long command: stopped, with everything it
 /// started, once it has run for `limit`; `true` then.
-pub fn measure_within(command: &mut Command, limit: Duration) -> Result<(Exit, bool), String> {
+pub fn measure_within(
+    command: &mut Command,
+    limit: Option<Duration>,
+) -> Result<(Exit, bool), String> {
     // A group of its own, so that stopping it stops what it started too
     // (cargo runs cargo-nextest, which runs the tests).
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(command, 0);
     let started = Instant::now();
-    let mut child = spawn_quiet(command)?;
-    wait(&mut child, started, Some(limit))
-}
-
-fn spawn_quiet(command: &mut Command) -> Result<Child, String> {
-    command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("failed to start {command:?}: {e}"))
-}
-
-#[cfg(unix)]
-fn wait(
-    child: &mut Child,
-    started: Instant,
-    limit: Option<Duration>,
-) -> Result<(Exit, bool), String> {
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain old data that wait4 fills in; zeroed is a
-    // valid value of it.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let mut stopped = false;
-    let reaped = loop {
-        // Polled when there is a limit (such commands run for seconds, so
-        // 10 ms of granularity is nothing); else one blocking wait, exact.
-        let flags = if limit.is_some() && !stopped {
-            libc::WNOHANG
-        } else {
-            0
-        };
-        // SAFETY: `pid` is our own child, not yet reaped (std reaps only
-        // in `wait`/`try_wait`, never called on it); the pointers are to
-        // live locals of the right types.
-        let r = unsafe { libc::wait4(pid, &mut status, flags, &mut usage) };
-        if r == -1 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
-        }
-        if r != 0 {
-            break r;
-        }
-        if limit.is_some_and(|l| started.elapsed() >= l) {
-            // SAFETY: a plain syscall on the process group this function
-            // made for its own child, which is not reaped yet.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            stopped = true;
-        } else {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
-    let wall = started.elapsed();
-    if reaped != pid {
-        return Err(format!(
-            "failed to wait for process {pid}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // Linux reports KiB; macOS and the BSDs bytes.
-    let rss = usage.ru_maxrss.max(0) as u64;
-    let rss = if cfg!(any(target_os = "macos", target_os = "ios")) {
-        rss / 1024
-    } else {
-        rss
-    };
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    Ok((
-        Exit {
-            wall,
-            max_rss_kib: Some(rss),
-            code,
-        },
-        stopped,
-    ))
-}
-
-#[cfg(not(unix))]
-fn wait(
-    child: &mut Child,
-    started: Instant,
-    limit: Option<Duration>,
-) -> Result<(Exit, bool), String> {
+        .map_err(|e| format!("failed to start {command:?}: {e}"))?;
     let mut stopped = false;
     let status = loop {
-        match limit {
-            None => break child.wait(),
-            Some(l) => match child.try_wait() {
-                Ok(Some(status)) => break Ok(status),
-                Ok(None) if started.elapsed() >= l && !stopped => {
-                    let _ = child.kill();
-                    stopped = true;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-                Err(e) => break Err(e),
-            },
+        let Some(limit) = limit else {
+            // One blocking wait: the wall time is exact.
+            break child.wait();
+        };
+        // Polled: such commands run for seconds, 10 ms is nothing.
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if started.elapsed() >= limit && !stopped => {
+                stop_group(&mut child);
+                stopped = true;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => break Err(e),
         }
     }
-    .map_err(|e| format!("failed to wait for the process: {e}"))?;
+    .map_err(|e| format!("failed to wait for {command:?}: {e}"))?;
     Ok((
         Exit {
             wall: started.elapsed(),
-            max_rss_kib: None,
             code: status.code(),
         },
         stopped,
     ))
+}
+
+#[cfg(unix)]
+fn stop_group(child: &mut Child) {
+    // SAFETY: a plain syscall; the group is the one made for this child,
+    // which is not reaped yet, so its id names nothing else.
+    unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+}
+
+#[cfg(not(unix))]
+fn stop_group(child: &mut Child) {
+    let _ = child.kill();
+}
+
+/// The peak memory of `program args`, in KiB, from GNU time, when
+/// `/usr/bin/time` is GNU's; `None` otherwise.
+///
+/// Not from `wait4` or `getrusage(RUSAGE_CHILDREN)`: Linux counts, in a
+/// child's peak, the memory of the process that spawned it at the moment
+/// of the spawn (the address space it leaves at `exec`), so a child of the
+/// bench would report the bench's own size. GNU time spawns from a process
+/// of a few hundred KiB.
+pub fn peak_rss_kib(program: &Path, args: &[&str], dir: &Path) -> Option<u64> {
+    let time = Path::new("/usr/bin/time");
+    if !time.is_file() {
+        return None;
+    }
+    let out = std::env::temp_dir().join(format!("ipconform-bench-{}-time", std::process::id()));
+    Command::new(time)
+        .args(["-f", "%M", "-o"])
+        .arg(&out)
+        .arg(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    let text = std::fs::read_to_string(&out).ok();
+    let _ = std::fs::remove_file(&out);
+    // GNU time writes "Command exited with non-zero status N" first when
+    // the command fails; the figure is the last line either way.
+    text?.lines().last()?.trim().parse().ok()
 }
 
 /// Whether `program` runs here (`cargo`, `cargo nextest`).
