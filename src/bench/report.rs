@@ -399,10 +399,11 @@ pub fn compare(old: &Report, new: &Report) -> String {
             f.shown()
         );
     }
+    // A run of one section leaves the others out on purpose.
     for o in old
         .figures
         .iter()
-        .filter(|o| !new.figures.iter().any(|f| f.id == o.id))
+        .filter(|o| new.only.is_none() && !new.figures.iter().any(|f| f.id == o.id))
     {
         let _ = writeln!(out, "| {} | {} | not measured | | |", o.label, o.shown());
     }
