@@ -233,14 +233,23 @@ enum Command {
         #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
         clock_offset: i64,
     },
-    /// Measure the emulator and the harness; prints a table.
+    /// Measure the emulator apart from the client, the harness, loading and
+    /// start-up; print every figure with its bound, write them as JSON.
     Bench {
-        /// Fewer iterations, for a smoke run.
+        /// Shorter windows, fewer rounds, no `cargo test` (under a minute).
         #[arg(long)]
         quick: bool,
-        /// Run one section: throughput, describe, allocation, harness, loading.
+        /// Run one section: throughput, describe, harness, loading, startup,
+        /// suite, toolchain, crowded, memory.
         #[arg(long)]
         only: Option<String>,
+        /// Where to write the figures as JSON (default:
+        /// target/ipconform-bench/bench-<time>.json).
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// An earlier run's JSON: print each figure beside it.
+        #[arg(long, value_name = "OLD.json")]
+        compare: Option<PathBuf>,
     },
 }
 
@@ -399,13 +408,35 @@ fn main() -> ExitCode {
             world,
             clock_offset,
         } => runtime.block_on(emulate(listen, world.as_deref(), clock_offset)),
-        Command::Bench { quick, only } => runtime
-            .block_on(ipconform::bench::run(quick, only.as_deref()))
-            .map(|table| {
-                say(format_args!("{table}\n"));
-                exit::CONFORMS
-            })
-            .map_err(environment),
+        Command::Bench {
+            quick,
+            only,
+            json,
+            compare,
+        } => {
+            let options = ipconform::bench::Options {
+                quick,
+                only,
+                json,
+                compare,
+            };
+            runtime
+                .block_on(ipconform::bench::run(&options, &|what| {
+                    eprintln!("bench: {what}")
+                }))
+                .map(|outcome| {
+                    say(format_args!("{}\n", outcome.table));
+                    if let Some(comparison) = &outcome.comparison {
+                        say(format_args!("{comparison}\n"));
+                    }
+                    say(format_args!(
+                        "Figures written to {}\n",
+                        outcome.json.display()
+                    ));
+                    exit::CONFORMS
+                })
+                .map_err(environment)
+        }
     };
     match outcome {
         Ok(code) => ExitCode::from(code),
