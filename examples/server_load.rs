@@ -402,11 +402,12 @@ async fn rate(
     lists: Vec<Vec<Vec<u8>>>,
     window: Duration,
     cyclic: bool,
-) -> (f64, usize) {
+) -> (f64, usize, f64) {
     let mut conns = Vec::new();
     for _ in 0..lists.len() {
         conns.push(Conn::open(addr).await);
     }
+    let cpu0 = cpu_ns().0;
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (mut conn, list) in conns.into_iter().zip(lists) {
@@ -431,7 +432,28 @@ async fn rate(
         total += n;
         exhausted += ran_out as usize;
     }
-    (total as f64 / start.elapsed().as_secs_f64(), exhausted)
+    let server_us = (cpu_ns().0 - cpu0) as f64 / 1e3 / total as f64;
+    (total as f64 / start.elapsed().as_secs_f64(), exhausted, server_us)
+}
+
+/// CPU time (ns) of this process's threads: the server's workers and the rest.
+fn cpu_ns() -> (u64, u64) {
+    let (mut server, mut other) = (0, 0);
+    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let ns: u64 = std::fs::read_to_string(task.path().join("schedstat"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if comm.starts_with("emu-") {
+            server += ns;
+        } else {
+            other += ns;
+        }
+    }
+    (server, other)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -557,14 +579,16 @@ fn main() {
         let cap_per_conn = |conns: usize| (60_000 / conns).max(8_000);
         for &conns in &args.conns {
             let mut healthz = Vec::new();
-            let mut per: Vec<(D, Vec<f64>, Vec<f64>)> =
-                args.dialects.iter().map(|d| (*d, vec![], vec![])).collect();
+            let mut healthz_us = Vec::new();
+            let mut per: Vec<(D, Vec<f64>, Vec<f64>, Vec<f64>)> =
+                args.dialects.iter().map(|d| (*d, vec![], vec![], vec![])).collect();
             for _round in 0..args.rounds {
                 let cap = cap_per_conn(conns);
                 let lists = (0..conns).map(|_| vec![signer.healthz()]).collect();
-                let (h, _) = client_rt.block_on(rate(addr, lists, args.window, true));
+                let (h, _, h_us) = client_rt.block_on(rate(addr, lists, args.window, true));
                 healthz.push(h);
-                for (d, rates, ratios) in per.iter_mut() {
+                healthz_us.push(h_us);
+                for (d, rates, ratios, cpu) in per.iter_mut() {
                     let lists: Vec<Vec<Vec<u8>>> = (0..conns)
                         .map(|c| {
                             (0..cap / 2)
@@ -572,7 +596,8 @@ fn main() {
                                 .collect()
                         })
                         .collect();
-                    let (r, ex) = client_rt.block_on(rate(addr, lists, args.window, false));
+                    let (r, ex, us) = client_rt.block_on(rate(addr, lists, args.window, false));
+                    cpu.push(us);
                     if ex > 0 {
                         eprintln!("warning: {} of {conns} {d:?} lists ran out", ex);
                     }
@@ -582,16 +607,18 @@ fn main() {
             }
             let h = median(healthz.clone());
             println!(
-                "conns {conns}: /healthz {h:.0} req/s (rounds {:?})",
+                "conns {conns}: /healthz {h:.0} req/s, server CPU {:.1} us/req (rounds {:?})",
+                median(healthz_us),
                 healthz.iter().map(|x| *x as u64).collect::<Vec<_>>()
             );
-            for (d, rates, ratios) in per {
+            for (d, rates, ratios, cpu) in per {
                 let r = median(rates.clone());
                 println!(
-                    "  {:4} {:6.0} req/s = {:5.0} cycles/s; ratio (req/s over healthz) median {:.3}, rounds {:?}",
+                    "  {:4} {:6.0} req/s = {:5.0} cycles/s, server CPU {:5.1} us/req; ratio (req/s over healthz) median {:.3}, rounds {:?}",
                     d.name(),
                     r,
                     r / 2.0,
+                    median(cpu),
                     median(ratios.clone()),
                     ratios.iter().map(|x| (x * 1000.0).round() / 1000.0).collect::<Vec<_>>()
                 );
