@@ -42,7 +42,8 @@ fn world_yaml() -> String {
     let mut enis = String::new();
     for c in 0..MAX_CONNS {
         enis += &format!("  - {{id: eni-ecs-{c}, account: ali, region: r-ecs, subnet: vsw-ecs, state: Available}}\n");
-        subnets += &format!("  - {{id: vsw-ens-{c}, vpc: n-ens, zone: r-ens, cidr: 10.11.{c}.0/24}}\n");
+        subnets +=
+            &format!("  - {{id: vsw-ens-{c}, vpc: n-ens, zone: r-ens, cidr: 10.11.{c}.0/24}}\n");
         enis += &format!("  - {{id: eni-ens-{c}, account: ali, region: r-ens, subnet: vsw-ens-{c}, state: Available}}\n");
         enis += &format!("  - {{id: eni-tc-{c}, account: tc, region: r-tc, subnet: subnet-tc, state: Available}}\n");
         enis += &format!(
@@ -52,7 +53,8 @@ fn world_yaml() -> String {
     }
     subnets += "  - {id: vsw-ens-d, vpc: n-ens, zone: r-ens, cidr: 10.11.128.0/20}\n";
     enis += "  - {id: eni-ecs-d, account: ali, region: r-ecs, subnet: vsw-ecs, state: Available}\n";
-    enis += "  - {id: eni-ens-d, account: ali, region: r-ens, subnet: vsw-ens-d, state: Available}\n";
+    enis +=
+        "  - {id: eni-ens-d, account: ali, region: r-ens, subnet: vsw-ens-d, state: Available}\n";
     enis += "  - {id: eni-tc-d, account: tc, region: r-tc, subnet: subnet-tc, state: Available}\n";
     enis += "  - {id: \"3999\", account: nc, region: KR, subnet: \"200\", state: Available}\n";
     format!(
@@ -236,10 +238,7 @@ impl Signer {
                 self.raw(
                     d,
                     "UnassignPrivateIpAddresses",
-                    &[
-                        ("NetworkInterfaceId", eni),
-                        ("PrivateIpAddress.1", ip),
-                    ],
+                    &[("NetworkInterfaceId", eni), ("PrivateIpAddress.1", ip)],
                 ),
             ],
             D::Tc => [
@@ -313,7 +312,10 @@ impl Signer {
                 &[("Region", "r-tc".into()), ("networkInterfaceId", eni)],
             ),
             D::Ncp => {
-                let mut p = vec![("regionCode", "KR".to_string()), ("networkInterfaceNo", eni)];
+                let mut p = vec![
+                    ("regionCode", "KR".to_string()),
+                    ("networkInterfaceNo", eni),
+                ];
                 if let Some(f) = format {
                     p.push(("responseFormatType", f.into()));
                 }
@@ -433,13 +435,21 @@ async fn rate(
         exhausted += ran_out as usize;
     }
     let server_us = (cpu_ns().0 - cpu0) as f64 / 1e3 / total as f64;
-    (total as f64 / start.elapsed().as_secs_f64(), exhausted, server_us)
+    (
+        total as f64 / start.elapsed().as_secs_f64(),
+        exhausted,
+        server_us,
+    )
 }
 
 /// CPU time (ns) of this process's threads: the server's workers and the rest.
 fn cpu_ns() -> (u64, u64) {
     let (mut server, mut other) = (0, 0);
-    for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
         let ns: u64 = std::fs::read_to_string(task.path().join("schedstat"))
             .unwrap_or_default()
@@ -566,12 +576,18 @@ fn main() {
     println!(
         "server_load: {} server workers{}, window {} ms, {} rounds, signing {:?}, {}; load {}",
         args.workers,
-        if args.shared_rt { " (load on the same runtime)" } else { "" },
+        if args.shared_rt {
+            " (load on the same runtime)"
+        } else {
+            ""
+        },
         args.window.as_millis(),
         args.rounds,
         args.signing,
         if args.post { "POST" } else { "GET" },
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let wanted = |s: &str| args.only.as_deref().is_none_or(|o| o == s);
     if wanted("cycles") {
@@ -580,8 +596,11 @@ fn main() {
         for &conns in &args.conns {
             let mut healthz = Vec::new();
             let mut healthz_us = Vec::new();
-            let mut per: Vec<(D, Vec<f64>, Vec<f64>, Vec<f64>)> =
-                args.dialects.iter().map(|d| (*d, vec![], vec![], vec![])).collect();
+            let mut per: Vec<(D, Vec<f64>, Vec<f64>, Vec<f64>)> = args
+                .dialects
+                .iter()
+                .map(|d| (*d, vec![], vec![], vec![]))
+                .collect();
             for _round in 0..args.rounds {
                 let cap = cap_per_conn(conns);
                 let lists = (0..conns).map(|_| vec![signer.healthz()]).collect();
@@ -590,11 +609,7 @@ fn main() {
                 healthz_us.push(h_us);
                 for (d, rates, ratios, cpu) in per.iter_mut() {
                     let lists: Vec<Vec<Vec<u8>>> = (0..conns)
-                        .map(|c| {
-                            (0..cap / 2)
-                                .flat_map(|k| signer.cycle(*d, c, k))
-                                .collect()
-                        })
+                        .map(|c| (0..cap / 2).flat_map(|k| signer.cycle(*d, c, k)).collect())
                         .collect();
                     let (r, ex, us) = client_rt.block_on(rate(addr, lists, args.window, false));
                     cpu.push(us);
@@ -632,15 +647,30 @@ fn main() {
             let s = &signer;
             match d {
                 D::Ecs | D::Ens => {
-                    cases.push((format!("{} json", d.name()), Box::new(move || s.describe(d, None))));
-                    cases.push((format!("{} xml", d.name()), Box::new(move || s.describe(d, Some("XML")))));
+                    cases.push((
+                        format!("{} json", d.name()),
+                        Box::new(move || s.describe(d, None)),
+                    ));
+                    cases.push((
+                        format!("{} xml", d.name()),
+                        Box::new(move || s.describe(d, Some("XML"))),
+                    ));
                 }
                 D::Tc => cases.push(("tc json".into(), Box::new(move || s.describe(d, None)))),
                 D::Ncp => {
-                    cases.push(("ncp detail xml".into(), Box::new(move || s.describe(d, None))));
-                    cases.push(("ncp detail json".into(), Box::new(move || s.describe(d, Some("json")))));
+                    cases.push((
+                        "ncp detail xml".into(),
+                        Box::new(move || s.describe(d, None)),
+                    ));
+                    cases.push((
+                        "ncp detail json".into(),
+                        Box::new(move || s.describe(d, Some("json"))),
+                    ));
                     cases.push(("ncp list xml".into(), Box::new(move || s.list(None))));
-                    cases.push(("ncp list json".into(), Box::new(move || s.list(Some("json")))));
+                    cases.push((
+                        "ncp list json".into(),
+                        Box::new(move || s.list(Some("json"))),
+                    ));
                 }
             }
         }

@@ -91,10 +91,17 @@ fn decode(raw: &[u8], plus_is_space: bool) -> String {
 /// string): every parameter but `Signature`, names and values
 /// percent-encoded, sorted by encoded name, `k=v` joined by `&`.
 pub fn canonicalized_query(params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> = params
+    // Borrowed where nothing needs encoding (most names and values): the
+    // emulator canonicalizes every request it verifies.
+    let mut encoded: Vec<(Cow<str>, Cow<str>)> = params
         .iter()
         .filter(|(name, _)| name != "Signature")
-        .map(|(name, value)| (percent_encode(name), percent_encode(value)))
+        .map(|(name, value)| {
+            (
+                utf8_percent_encode(name, RFC3986).into(),
+                utf8_percent_encode(value, RFC3986).into(),
+            )
+        })
         .collect();
     // Ties on the name (a repeated parameter) are broken by value so the
     // result does not depend on the order the client happened to send.

@@ -128,9 +128,11 @@ impl OperationSpec {
             if empty_is_absent && value == Some("") {
                 continue;
             }
-            match shapes.iter().enumerate().find_map(|(i, (p, shape))| {
-                p.element_index_with(*shape, name).map(|idx| (i, idx))
-            }) {
+            match shapes
+                .iter()
+                .enumerate()
+                .find_map(|(i, (p, shape))| p.element_index_with(*shape, name).map(|idx| (i, idx)))
+            {
                 Some((i, index)) => present[i].push(Received { name, index, value }),
                 None => {
                     unknown.get_or_insert(name);
@@ -522,8 +524,8 @@ rules:
     #[test]
     fn placeholders_are_whole_segments_after_the_first() {
         let shape = |name: &str| {
-            let p: ParamSpec = serde_yaml::from_str(&format!("{{name: '{name}', type: string}}"))
-                .unwrap();
+            let p: ParamSpec =
+                serde_yaml::from_str(&format!("{{name: '{name}', type: string}}")).unwrap();
             p.placeholder().map(|(a, b)| (a.to_string(), b.to_string()))
         };
         let some = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
