@@ -23,6 +23,7 @@ pub mod tencent;
 mod test_support;
 pub mod world;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -38,7 +39,7 @@ use tokio::task::JoinHandle;
 
 use crate::spec::SpecSet;
 use nonce::NonceStore;
-use world::{World, WorldBuildError, WorldFile};
+use world::{AccessKey, World, WorldBuildError, WorldFile};
 
 /// Largest request body read; RPC bodies are a few hundred bytes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -58,6 +59,8 @@ struct Clock {
 /// Everything a request handler needs, shared by all connections.
 pub struct EmulatorState {
     world: Mutex<World>,
+    /// The world's access keys, which never change: read without its lock.
+    keys: Arc<HashMap<String, AccessKey>>,
     nonces: Mutex<NonceStore>,
     clock: Mutex<Clock>,
     /// Faults injected by the world file or the control (see [`faults`]).
@@ -76,6 +79,7 @@ impl EmulatorState {
 
     pub fn with_specs(world: World, specs: &'static SpecSet) -> EmulatorState {
         EmulatorState {
+            keys: world.access_keys(),
             world: Mutex::new(world),
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
@@ -113,6 +117,11 @@ impl EmulatorState {
         let mut world = lock(&self.world);
         world.settle(now);
         world
+    }
+
+    /// The access key `id`, for verifying a signature: no lock taken.
+    pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
+        self.keys.get(id)
     }
 
     /// When the world began (the creation time of its ENIs).

@@ -229,16 +229,12 @@ fn process<'s>(
         )));
     }
     let secret_id = param("SecretId").unwrap_or_default();
-    let key = state
-        .world()
-        .access_key(secret_id)
-        .cloned()
-        .ok_or_else(|| {
-            fail(TcError::new(
-                code::UNKNOWN_SECRET_ID,
-                format!("The SecretId {secret_id} does not exist."),
-            ))
-        })?;
+    let key = state.access_key(secret_id).ok_or_else(|| {
+        fail(TcError::new(
+            code::UNKNOWN_SECRET_ID,
+            format!("The SecretId {secret_id} does not exist."),
+        ))
+    })?;
     let source = tencent_v2::source(method, host, PATH, params);
     let expected = tencent_v2::sign(&source, key.secret.expose(), signature_method);
     let given = param("Signature").unwrap_or_default();

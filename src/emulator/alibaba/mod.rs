@@ -408,8 +408,8 @@ fn process<'s>(
 }
 
 /// The authenticated key of a request.
-struct Authenticated {
-    key: AccessKey,
+struct Authenticated<'s> {
+    key: &'s AccessKey,
 }
 
 fn missing(state: &EmulatorState, product: &dyn Product, name: &str) -> RpcError {
@@ -418,11 +418,11 @@ fn missing(state: &EmulatorState, product: &dyn Product, name: &str) -> RpcError
 
 /// Signature v1: the protocol's parameters, the key, the HMAC-SHA1 over
 /// every received parameter, the timestamp, the nonce.
-fn check_v1(
-    state: &EmulatorState,
+fn check_v1<'s>(
+    state: &'s EmulatorState,
     product: &dyn Product,
     req: &Received,
-) -> Result<Authenticated, RpcError> {
+) -> Result<Authenticated<'s>, RpcError> {
     let value = |name: &str| req.param(name).filter(|v| !v.is_empty());
     let timestamp_name = if value("Timestamp").is_none() && value("TimeStamp").is_some() {
         "TimeStamp"
@@ -475,7 +475,7 @@ fn check_v1(
 /// Signature V3: the Authorization header and every header it signs, the
 /// key, the body's hash, the HMAC-SHA256 over the canonical request (built
 /// from the client's own SignedHeaders), the date, the nonce.
-fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcError> {
+fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticated<'s>, RpcError> {
     let incomplete = |why: String| {
         RpcError::new(
             "IncompleteSignature",
@@ -564,9 +564,8 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
     Ok(Authenticated { key })
 }
 
-fn find_key(state: &EmulatorState, key_id: &str) -> Result<AccessKey, RpcError> {
-    // The world lock is released before the HMAC.
-    state.world().access_key(key_id).cloned().ok_or_else(|| {
+fn find_key<'s>(state: &'s EmulatorState, key_id: &str) -> Result<&'s AccessKey, RpcError> {
+    state.access_key(key_id).ok_or_else(|| {
         RpcError::new(
             "InvalidAccessKeyId.NotFound",
             "Specified access key is not found.",

@@ -317,9 +317,7 @@ fn process<'s>(
         )));
     };
     let key = state
-        .world()
         .access_key(access_key)
-        .cloned()
         .ok_or_else(|| fail(NcpError::gateway(code::AUTH_FAILED, "Invalid access key")))?;
     // The query as received, and as decoded (the Python SDK signs it so).
     let path = format!("{}{action}", naver::PREFIX);
