@@ -153,6 +153,12 @@ impl EmulatorState {
     }
 }
 
+/// A fresh request id: a random (version 4) UUID from the thread's
+/// generator, not a system call per request.
+pub fn request_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 /// A poisoned lock only means another request panicked mid-operation; the
 /// world operations validate before they mutate, so the state is still sound.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

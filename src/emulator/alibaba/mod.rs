@@ -256,7 +256,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         None if oversized_query => sniff_version(query),
         other => other.unwrap_or("").to_string(),
     };
-    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let request_id = super::request_id().to_string().to_ascii_uppercase();
     let product = PRODUCTS.iter().copied().find(|p| p.version() == version);
     // Too large to read, with no product named: answered as the first.
     let product = product.or(oversized.map(|_| PRODUCTS[0]));

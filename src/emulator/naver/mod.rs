@@ -540,7 +540,7 @@ fn interface_no<'a>(call: &Call<'a>) -> &'a str {
 fn reply(call: &Call<'_>, enis: &[&Eni]) -> Value {
     let list: Vec<Value> = enis.iter().map(|e| nic_json(call.state, e)).collect();
     json!({
-        "requestId": uuid::Uuid::new_v4().to_string(),
+        "requestId": super::request_id().to_string(),
         "returnCode": "0",
         "returnMessage": "success",
         "totalRows": list.len(),
