@@ -352,6 +352,47 @@ impl Conn {
         }
     }
 
+    /// Sends `req`; returns the status and the body, whatever they are.
+    async fn send_raw(&mut self, req: &[u8]) -> (u16, Vec<u8>) {
+        self.stream.write_all(req).await.expect("write");
+        self.buf.clear();
+        let mut chunk = [0u8; 64 << 10];
+        let head_end = loop {
+            let n = self.stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = std::str::from_utf8(&self.buf[..head_end])
+            .expect("head")
+            .to_string();
+        let status: u16 = head[9..12].parse().expect("status");
+        let len: usize = head
+            .split("\r\n")
+            .find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
+            })
+            .expect("content-length");
+        while self.buf.len() < head_end + len {
+            let n = self.stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "connection closed mid-body");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        let ctype = head
+            .split("\r\n")
+            .find(|l| l.to_ascii_lowercase().starts_with("content-type"))
+            .unwrap_or("")
+            .to_string();
+        let mut out = ctype.into_bytes();
+        out.push(b' ');
+        out.extend_from_slice(&self.buf[head_end..head_end + len]);
+        (status, out)
+    }
+
     /// Sends `req`; returns the status and body length, and checks the
     /// reply is a success (Tencent: `"code":0`).
     async fn send(&mut self, req: &[u8]) -> (u16, usize) {
@@ -639,6 +680,72 @@ fn main() {
                 );
             }
         }
+    }
+    if args.only.as_deref() == Some("dump") {
+        // Replies of a fixed sequence, for comparing two builds byte by
+        // byte (request ids differ; mask them before comparing).
+        let bad = |d: D| -> Vec<u8> {
+            match d {
+                D::Ecs => signer.raw(
+                    d,
+                    "AssignPrivateIpAddresses",
+                    &[
+                        ("RegionId", "r-ecs".into()),
+                        ("NetworkInterfaceId", "eni-nope".into()),
+                        ("PrivateIpAddress.1", "10.10.200.1".into()),
+                    ],
+                ),
+                D::Ens => signer.raw(
+                    d,
+                    "UnassignPrivateIpAddresses",
+                    &[
+                        ("NetworkInterfaceId", "eni-ens-0".into()),
+                        ("PrivateIpAddress.1", "not-an-ip".into()),
+                    ],
+                ),
+                D::Tc => signer.raw(
+                    d,
+                    "AssignPrivateIpAddresses",
+                    &[
+                        ("Region", "r-tc".into()),
+                        ("vpcId", "vpc-nope".into()),
+                        ("networkInterfaceId", "eni-tc-0".into()),
+                        (
+                            "privateIpAddressSet.0.privateIpAddress",
+                            "10.12.200.1".into(),
+                        ),
+                    ],
+                ),
+                D::Ncp => signer.raw(
+                    d,
+                    "unassignSecondaryIps",
+                    &[
+                        ("regionCode", "KR".into()),
+                        ("networkInterfaceNo", "3000".into()),
+                        ("secondaryIpList.1", "10.13.0.1".into()),
+                    ],
+                ),
+            }
+        };
+        client_rt.block_on(async {
+            let mut conn = Conn::open(addr).await;
+            for &d in &args.dialects {
+                let mut reqs = vec![
+                    signer.describe(d, None),
+                    signer.describe(d, Some(if d == D::Ncp { "json" } else { "XML" })),
+                ];
+                reqs.extend(signer.cycle(d, 0, 0));
+                reqs.push(bad(d));
+                if d == D::Ncp {
+                    reqs.push(signer.list(None));
+                    reqs.push(signer.list(Some("json")));
+                }
+                for req in reqs {
+                    let (status, body) = conn.send_raw(&req).await;
+                    println!("{:?} {status} {}", d, String::from_utf8_lossy(&body));
+                }
+            }
+        });
     }
     if wanted("describe") {
         let n = args.describe_samples;
