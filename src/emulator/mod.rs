@@ -18,6 +18,7 @@ pub mod alibaba;
 pub mod faults;
 pub mod naver;
 pub mod nonce;
+pub mod reply;
 pub mod tencent;
 #[cfg(test)]
 mod test_support;

@@ -32,13 +32,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use chrono::DateTime;
-use serde_json::{json, Value};
 
 use super::faults::{self, Slot, Verdict};
+pub use super::reply::Node;
 use super::world::{AccessKey, Scope, WorldError};
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::alibaba_rpc as rpc;
-use crate::dialect::{xml, DialectId};
+use crate::dialect::DialectId;
 use crate::spec::{OperationSpec, ViolationKind};
 
 /// Signature clock window, either side of the server's clock.
@@ -59,7 +59,7 @@ pub trait Product: Sync {
     fn not_permitted(&self, operation: &str) -> RpcError;
     /// Runs an operation whose request has passed every common check and
     /// the spec's validation; returns the success body.
-    fn operation(&self, call: &OpCall<'_>) -> Result<Value, RpcError>;
+    fn operation(&self, call: &OpCall<'_>) -> Result<Node, RpcError>;
 }
 
 /// The products on `/`, in the order versions are matched.
@@ -326,7 +326,7 @@ fn process<'s>(
     v3: bool,
     request_id: &str,
     slot: &Slot,
-) -> Result<(String, Value), Failure<'s>> {
+) -> Result<(String, Node), Failure<'s>> {
     let specs = state.specs();
     let action = if v3 {
         req.header("x-acs-action").or_else(|| req.param("Action"))
@@ -617,7 +617,7 @@ struct Reply {
     status: StatusCode,
     format: Format,
     root: String,
-    body: Value,
+    body: Node,
 }
 
 impl IntoResponse for Reply {
@@ -646,17 +646,21 @@ fn render_error(
     let status = documented
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_REQUEST);
-    let body = json!({
-        "RequestId": request_id,
-        "HostId": product.host_id(),
-        "Code": error.code,
-        "Message": error.message,
-        "Recommend": format!(
-            "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
-            error.code,
-            product.name()
+    let body = Node::obj([
+        ("RequestId", request_id.into()),
+        ("HostId", Node::Static(product.host_id())),
+        ("Code", error.code.as_str().into()),
+        ("Message", error.message.as_str().into()),
+        (
+            "Recommend",
+            format!(
+                "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
+                error.code,
+                product.name()
+            )
+            .into(),
         ),
-    });
+    ]);
     Reply {
         status,
         format,
@@ -666,10 +670,10 @@ fn render_error(
     .into_response()
 }
 
-fn respond(status: StatusCode, format: Format, root: &str, body: &Value) -> Response {
+fn respond(status: StatusCode, format: Format, root: &str, body: &Node) -> Response {
     let (text, content_type) = match format {
-        Format::Json => (body.to_string(), "application/json;charset=utf-8"),
-        Format::Xml => (xml::json_to_xml(root, body), "text/xml;charset=utf-8"),
+        Format::Json => (body.to_json(), "application/json;charset=utf-8"),
+        Format::Xml => (body.to_xml(root), "text/xml;charset=utf-8"),
     };
     let mut response = (status, text).into_response();
     response
@@ -686,13 +690,13 @@ pub fn describe_page<T>(
     found: &[T],
     page_number: i64,
     page_size: i64,
-    render: impl Fn(&T) -> Value,
-) -> Value {
+    render: impl Fn(&T) -> Node,
+) -> Node {
     let size = usize::try_from(page_size).unwrap_or(0);
     let skip = usize::try_from(page_number - 1)
         .unwrap_or(0)
         .saturating_mul(size);
-    let page: Vec<Value> = found.iter().skip(skip).take(size).map(render).collect();
+    let page: Vec<Node> = found.iter().skip(skip).take(size).map(render).collect();
     object([
         ("RequestId", call.request_id.into()),
         ("TotalCount", found.len().into()),
@@ -700,18 +704,12 @@ pub fn describe_page<T>(
         ("PageSize", page_size.into()),
         (
             "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Value::Array(page))]),
+            object([("NetworkInterfaceSet", Node::List(page))]),
         ),
     ])
 }
 
-/// `{k: v, ...}` built by moving values: `json!` would serialize a large
-/// value (a page of 1,000-IP ENIs) a second time.
-pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
+/// `{k: v, ...}` with fixed keys, in order.
+pub fn object<const N: usize>(entries: [(&'static str, Node); N]) -> Node {
+    Node::obj(entries)
 }

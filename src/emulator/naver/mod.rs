@@ -22,15 +22,15 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use serde_json::{json, Map, Value};
 
 use super::faults::{self, Slot, Verdict};
+use super::reply::Node;
 use super::world::{
     AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError,
 };
 use super::{EmulatorState, MAX_BODY, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
-use crate::dialect::{xml, DialectId};
+use crate::dialect::DialectId;
 use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::NaverVpc;
@@ -132,18 +132,18 @@ struct Reply {
     status: StatusCode,
     format: Format,
     root: String,
-    body: Value,
+    body: Node,
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let (text, content_type) = match self.format {
             Format::Json => (
-                json!({ self.root.clone(): self.body }).to_string(),
+                Node::wrap(self.root, self.body).to_json(),
                 "application/json;charset=UTF-8",
             ),
             Format::Xml => (
-                xml::json_to_xml_wrapped(&self.root, &self.body, &item_name),
+                self.body.to_xml_wrapped(&self.root, &item_name),
                 "application/xml;charset=UTF-8",
             ),
         };
@@ -262,8 +262,11 @@ fn render_error(
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_REQUEST);
     if error.gateway {
-        let body =
-            json!({"errorCode": error.code, "message": error.message, "details": error.details});
+        let body = Node::obj([
+            ("errorCode", error.code.as_str().into()),
+            ("message", error.message.as_str().into()),
+            ("details", error.details.as_str().into()),
+        ]);
         return Reply {
             status,
             format: Format::Json,
@@ -276,7 +279,10 @@ fn render_error(
         status,
         format,
         root: "responseError".into(),
-        body: json!({"returnCode": error.code, "returnMessage": error.message}),
+        body: Node::obj([
+            ("returnCode", error.code.as_str().into()),
+            ("returnMessage", error.message.as_str().into()),
+        ]),
     }
     .into_response()
 }
@@ -291,7 +297,7 @@ fn process<'s>(
     headers: &HeaderMap,
     params: &[(String, String)],
     slot: &Slot,
-) -> Result<Value, Failure<'s>> {
+) -> Result<Node, Failure<'s>> {
     let spec = state.specs().get(DIALECT, action);
     let fail = |e: NcpError| (spec, e);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -454,7 +460,7 @@ impl<'a> Call<'a> {
     }
 }
 
-fn operation(call: &Call<'_>) -> Result<Value, NcpError> {
+fn operation(call: &Call<'_>) -> Result<Node, NcpError> {
     match call.action {
         "assignSecondaryIps" => assign(call),
         "unassignSecondaryIps" => unassign(call),
@@ -537,18 +543,18 @@ fn interface_no<'a>(call: &Call<'a>) -> &'a str {
 }
 
 /// The reply of every operation: the interfaces, wrapped.
-fn reply(call: &Call<'_>, enis: &[&Eni]) -> Value {
-    let list: Vec<Value> = enis.iter().map(|e| nic_json(call.state, e)).collect();
-    json!({
-        "requestId": super::request_id().to_string(),
-        "returnCode": "0",
-        "returnMessage": "success",
-        "totalRows": list.len(),
-        "networkInterfaceList": list,
-    })
+fn reply(call: &Call<'_>, enis: &[&Eni]) -> Node {
+    let list: Vec<Node> = enis.iter().map(|e| nic_json(call.state, e)).collect();
+    Node::obj([
+        ("requestId", super::request_id().to_string().into()),
+        ("returnCode", Node::Static("0")),
+        ("returnMessage", Node::Static("success")),
+        ("totalRows", list.len().into()),
+        ("networkInterfaceList", Node::List(list)),
+    ])
 }
 
-fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
+fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
     let eni_id = interface_no(call);
     let reassign = call
         .value("allowReassign")
@@ -584,7 +590,7 @@ fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
     Ok(reply(call, &[eni]))
 }
 
-fn unassign(call: &Call<'_>) -> Result<Value, NcpError> {
+fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
     let eni_id = interface_no(call);
     let mut world = call.state.world();
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
@@ -618,7 +624,7 @@ fn refuse_while_set(eni: &Eni) -> Result<(), NcpError> {
 
 /// An interface the caller cannot see is no error: an empty list (what
 /// terraform-provider-ncloud reads as "gone").
-fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
+fn detail(call: &Call<'_>) -> Result<Node, NcpError> {
     let world = call.state.world();
     let found: Vec<&Eni> = world
         .eni(&call.scope, interface_no(call))
@@ -627,7 +633,7 @@ fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
     Ok(reply(call, &found))
 }
 
-fn list(call: &Call<'_>) -> Result<Value, NcpError> {
+fn list(call: &Call<'_>) -> Result<Node, NcpError> {
     let page_no = call
         .value("pageNo")
         .and_then(|v| v.parse::<usize>().ok())
@@ -668,7 +674,7 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
                     .iter()
                     .any(|ip| e.secondaries().any(|s| s == *ip))
         })
-        .filter(|e| status_code.is_none_or(|c| status(e)["code"] == c))
+        .filter(|e| status_code.is_none_or(|c| status(e).0 == c))
         .filter(|e| is_default.is_none_or(|d| d == (e.eni_type == EniType::Primary)))
         .filter(|e| device.is_none_or(|d| d == device_name(e)))
         .collect();
@@ -685,7 +691,7 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
             .collect()
     };
     let mut body = reply(call, &page);
-    body["totalRows"] = total.into();
+    body.set("totalRows", total.into());
     Ok(body)
 }
 
@@ -705,7 +711,7 @@ fn nic_name(eni: &Eni) -> String {
 
 /// The status an interface reads: `SET` while a change runs, else in use
 /// or not by whether it is attached.
-fn status(eni: &Eni) -> Value {
+fn status(eni: &Eni) -> (&'static str, &'static str) {
     let (code, name) = if eni.running_task().is_some() {
         ("SET", "Configuring")
     } else if eni.state == EniState::InUse {
@@ -713,45 +719,51 @@ fn status(eni: &Eni) -> Value {
     } else {
         ("NOTUSED", "Not used")
     };
-    json!({"code": code, "codeName": name})
+    (code, name)
 }
 
-fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
-    let mut m = Map::new();
-    m.insert("networkInterfaceNo".into(), eni.id.clone().into());
-    m.insert("networkInterfaceName".into(), nic_name(eni).into());
-    m.insert("subnetNo".into(), eni.subnet.clone().into());
-    m.insert(
-        "deleteOnTermination".into(),
-        (eni.eni_type == EniType::Primary).into(),
-    );
-    m.insert(
-        "isDefault".into(),
-        (eni.eni_type == EniType::Primary).into(),
-    );
+fn nic_json(_state: &EmulatorState, eni: &Eni) -> Node {
+    let primary = eni.eni_type == EniType::Primary;
+    let (code, name) = status(eni);
+    let mut m = Node::obj([
+        ("networkInterfaceNo", eni.id.as_str().into()),
+        ("networkInterfaceName", nic_name(eni).into()),
+        ("subnetNo", eni.subnet.as_str().into()),
+        ("deleteOnTermination", primary.into()),
+        ("isDefault", primary.into()),
+    ]);
     // Only an attached interface has a device and a server (the spec's
     // rendering assumption; seed 004's example is an attached one).
     if eni.instance.is_some() {
-        m.insert("deviceName".into(), device_name(eni).into());
+        m.set("deviceName", Node::Static(device_name(eni)));
     }
-    m.insert("networkInterfaceStatus".into(), status(eni));
-    if let Some(instance) = &eni.instance {
-        m.insert(
-            "instanceType".into(),
-            json!({"code": "VSVR", "codeName": "Server (VPC)"}),
-        );
-        m.insert("instanceNo".into(), instance.clone().into());
-    }
-    m.insert("ip".into(), eni.primary_ip.to_string().into());
-    m.insert("macAddress".into(), eni.mac.to_ascii_uppercase().into());
-    m.insert("enableFlowLog".into(), false.into());
-    m.insert("accessControlGroupNoList".into(), Value::Array(Vec::new()));
-    m.insert("networkInterfaceDescription".into(), "".into());
-    m.insert(
-        "secondaryIpList".into(),
-        Value::Array(eni.secondaries().map(|ip| ip.to_string().into()).collect()),
+    m.set(
+        "networkInterfaceStatus",
+        Node::obj([
+            ("code", Node::Static(code)),
+            ("codeName", Node::Static(name)),
+        ]),
     );
-    Value::Object(m)
+    if let Some(instance) = &eni.instance {
+        m.set(
+            "instanceType",
+            Node::obj([
+                ("code", Node::Static("VSVR")),
+                ("codeName", Node::Static("Server (VPC)")),
+            ]),
+        );
+        m.set("instanceNo", instance.as_str().into());
+    }
+    m.set("ip", Node::Ip(eni.primary_ip));
+    m.set("macAddress", eni.mac.to_ascii_uppercase().into());
+    m.set("enableFlowLog", false.into());
+    m.set("accessControlGroupNoList", Node::List(Vec::new()));
+    m.set("networkInterfaceDescription", Node::Static(""));
+    m.set(
+        "secondaryIpList",
+        Node::List(eni.secondaries().map(Node::Ip).collect()),
+    );
+    m
 }
 
 #[cfg(test)]
