@@ -483,6 +483,33 @@ async fn rate(
     )
 }
 
+/// CPU time (ns) of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A raw HTTP/1.1 request as an `http::Request`, for the router in-process.
+fn to_request(raw: &[u8]) -> axum::http::Request<axum::body::Body> {
+    let end = find(raw, b"\r\n\r\n").expect("head");
+    let head = std::str::from_utf8(&raw[..end]).expect("head");
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap().split(' ');
+    let (method, target) = (first.next().unwrap(), first.next().unwrap());
+    let mut builder = axum::http::Request::builder().method(method).uri(target);
+    for line in lines {
+        let (k, v) = line.split_once(": ").unwrap();
+        builder = builder.header(k, v);
+    }
+    builder
+        .body(axum::body::Body::from(raw[end + 4..].to_vec()))
+        .unwrap()
+}
+
 /// CPU time (ns) of this process's threads: the server's workers and the rest.
 fn cpu_ns() -> (u64, u64) {
     let (mut server, mut other) = (0, 0);
@@ -559,6 +586,7 @@ fn args() -> Args {
             "--dialect" => {
                 a.dialects = val()
                     .split(',')
+                    .filter(|s| *s != "none")
                     .map(|s| match s {
                         "ecs" => D::Ecs,
                         "ens" => D::Ens,
@@ -746,6 +774,55 @@ fn main() {
                 }
             }
         });
+    }
+    if args.only.as_deref() == Some("inproc") {
+        // The handlers alone: each request through the router in this
+        // thread, no sockets; CPU time of this thread per request.
+        let router = emulator::app(Arc::clone(server.state()));
+        let n = args.describe_samples;
+        let mut kinds: Vec<(String, Vec<Vec<u8>>)> =
+            vec![("healthz".into(), vec![signer.healthz(); n])];
+        for &d in &args.dialects {
+            kinds.push((
+                format!("{} cycle", d.name()),
+                (0..n / 2).flat_map(|k| signer.cycle(d, 0, k)).collect(),
+            ));
+        }
+        let describes = std::env::var_os("INPROC_NO_DESCRIBE").is_none();
+        for &d in args.dialects.iter().filter(|_| describes) {
+            kinds.push((
+                format!("{} describe", d.name()),
+                (0..n / 10).map(|_| signer.describe(d, None)).collect(),
+            ));
+        }
+        for (name, raws) in kinds {
+            let reqs: Vec<axum::http::Request<axum::body::Body>> =
+                raws.iter().map(|r| to_request(r)).collect();
+            let count = reqs.len();
+            let (cpu, wall) = client_rt.block_on(async {
+                use tower::ServiceExt;
+                let cpu0 = thread_cpu_ns();
+                let t = Instant::now();
+                for req in reqs {
+                    let resp = router.clone().oneshot(req).await.unwrap();
+                    let status = resp.status();
+                    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    if status != 200
+                        || body.starts_with(b"{\"code\":") && !body.starts_with(b"{\"code\":0,")
+                    {
+                        panic!("refused: {status} {}", String::from_utf8_lossy(&body));
+                    }
+                }
+                (thread_cpu_ns() - cpu0, t.elapsed())
+            });
+            println!(
+                "inproc {name:14} {:6.2} us CPU/req ({:6.2} us wall/req, {count} requests)",
+                cpu as f64 / 1e3 / count as f64,
+                wall.as_secs_f64() * 1e6 / count as f64
+            );
+        }
     }
     if wanted("describe") {
         let n = args.describe_samples;
