@@ -259,7 +259,12 @@ struct Installed {
 }
 
 impl Installed {
-    fn matches(&self, dialect: DialectId, operation: &str, params: &[(String, String)]) -> bool {
+    fn matches<K, V: AsRef<str>>(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(K, V)],
+    ) -> bool {
         self.spec.dialect.is_none_or(|d| d == dialect)
             && self
                 .spec
@@ -270,7 +275,7 @@ impl Installed {
                 .spec
                 .interface
                 .as_deref()
-                .is_none_or(|i| params.iter().any(|(_, v)| v == i))
+                .is_none_or(|i| params.iter().any(|(_, v)| v.as_ref() == i))
     }
 
     fn exhausted(&self) -> bool {
@@ -338,11 +343,11 @@ impl FaultTable {
 
     /// The fault this call suffers, if any. Faults are checked in order;
     /// a call counts for each matching fault up to the one that strikes.
-    pub fn hit(
+    pub fn hit<K, V: AsRef<str>>(
         &mut self,
         dialect: DialectId,
         operation: &str,
-        params: &[(String, String)],
+        params: &[(K, V)],
     ) -> Option<Hit> {
         for fault in &mut self.faults {
             if !fault.matches(dialect, operation, params) {
@@ -420,10 +425,10 @@ impl Slot {
 impl EmulatorState {
     /// Consults the faults for a call of `spec` that passed authentication
     /// and validation. Vendors call it just before the operation.
-    pub fn inject<'s>(
+    pub fn inject<'s, K, V: AsRef<str>>(
         &self,
         spec: &'s OperationSpec,
-        params: &[(String, String)],
+        params: &[(K, V)],
         slot: &Slot,
     ) -> Verdict<'s> {
         let hit = {
@@ -610,14 +615,22 @@ mod tests {
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.3}")]);
         let struck: Vec<u64> = (1..=10)
-            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .filter(|_| {
+                table
+                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
+                    .is_some()
+            })
             .collect();
         assert_eq!(struck, [4, 7, 10]);
 
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.5, times: 2}")]);
         let struck: Vec<u64> = (1..=10)
-            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .filter(|_| {
+                table
+                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
+                    .is_some()
+            })
             .collect();
         assert_eq!(struck, [2, 4], "times caps a rate");
         let listing = table.listing();

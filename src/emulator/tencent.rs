@@ -36,6 +36,9 @@ use crate::spec::{OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::TencentVpcV2;
 
+/// A decoded parameter, borrowed from the request where decoding changed nothing.
+type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
+
 /// Signature clock window, either side of the server's clock.
 const WINDOW_SECS: i64 = 300;
 
@@ -120,11 +123,10 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         (_, Err(_)) => Err((None, too_large(&state, "the request body"))),
         (false, Ok(bytes)) => {
             // The SDK sends a space as `+`, in the query as in a form.
-            let mut params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
+            // Borrowed from the request where decoding changed nothing.
+            let mut params: Vec<Pair<'_>> = form_urlencoded::parse(query.as_bytes()).collect();
             if is_form && !bytes.is_empty() {
-                params.extend(form_urlencoded::parse(bytes).into_owned());
+                params.extend(form_urlencoded::parse(bytes));
             }
             process(&state, parts.method.as_str(), &host, &params, &slot)
         }
@@ -187,14 +189,14 @@ fn process<'s>(
     state: &'s EmulatorState,
     method: &str,
     host: &str,
-    params: &[(String, String)],
+    params: &[Pair<'_>],
     slot: &Slot,
 ) -> Result<Node, Failure<'s>> {
     let param = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .filter(|v| !v.is_empty())
     };
     let action = param("Action").unwrap_or("");
@@ -280,7 +282,7 @@ fn process<'s>(
         .validate(
             DIALECT,
             action,
-            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+            params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(TcError::new(v.code, v.message)))?;
     match state.inject(spec, params, slot) {
@@ -315,7 +317,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Call<'a> {
     state: &'a EmulatorState,
     action: &'a str,
-    params: &'a [(String, String)],
+    params: &'a [Pair<'a>],
     scope: Scope<'a>,
 }
 
@@ -324,7 +326,7 @@ impl<'a> Call<'a> {
         self.params
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of a 0-based list `prefix.N suffix`, by index (the spec
@@ -335,7 +337,7 @@ impl<'a> Call<'a> {
             .iter()
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);

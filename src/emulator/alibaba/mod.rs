@@ -24,7 +24,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -106,7 +105,7 @@ impl OpCall<'_> {
 /// empty value reads as absent (the SDKs send optional parameters empty).
 #[derive(Clone, Copy)]
 pub struct Params<'a> {
-    all: &'a [(String, String)],
+    all: &'a [rpc::Pair<'a>],
 }
 
 impl<'a> Params<'a> {
@@ -114,7 +113,7 @@ impl<'a> Params<'a> {
         self.all
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of the repeat list `stem.N`, by N (validation has
@@ -126,7 +125,7 @@ impl<'a> Params<'a> {
             .filter(|(_, v)| !v.is_empty())
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);
@@ -161,7 +160,7 @@ enum Format {
 }
 
 impl Format {
-    fn of(params: &[(String, String)]) -> Format {
+    fn of(params: &[rpc::Pair<'_>]) -> Format {
         match params.iter().find(|(k, _)| k == "Format") {
             Some((_, f)) if f.eq_ignore_ascii_case("xml") => Format::Xml,
             _ => Format::Json,
@@ -176,22 +175,23 @@ pub fn routes() -> Router<Arc<EmulatorState>> {
 }
 
 /// One request as received: method, every parameter (query, then form
-/// body) decoded in arrival order, how many came from the query, headers
-/// and the raw body.
-struct Received {
-    method: String,
-    params: Vec<(String, String)>,
+/// body) decoded in arrival order (borrowed from the request where
+/// decoding changed nothing), how many came from the query, headers and
+/// the raw body.
+struct Received<'a> {
+    method: &'a str,
+    params: Vec<rpc::Pair<'a>>,
     query_len: usize,
-    headers: HeaderMap,
-    body: Bytes,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
 }
 
-impl Received {
+impl Received<'_> {
     fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -207,21 +207,22 @@ impl Received {
 
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, MAX_BODY).await;
     let query = parts.uri.query().unwrap_or("");
     let oversized_query = query.len() > MAX_QUERY;
     let params = if oversized_query {
         Vec::new()
     } else {
-        rpc::parse_query(query)
+        rpc::parse_query_borrowed(query)
     };
     let query_len = params.len();
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let bytes: &[u8] = body.as_deref().unwrap_or_default();
     let mut received = Received {
-        method: parts.method.to_string(),
+        method: parts.method.as_str(),
         params,
         query_len,
-        headers: parts.headers,
-        body: body.as_ref().cloned().unwrap_or_default(),
+        headers: &parts.headers,
+        body: bytes,
     };
     // SDKs POST a form; a body of any other type carries no parameters.
     let is_form = received.header(CONTENT_TYPE.as_str()).is_none_or(|v| {
@@ -230,7 +231,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
             .starts_with("application/x-www-form-urlencoded")
     });
     if is_form && !received.body.is_empty() {
-        let form = rpc::parse_form(&received.body);
+        let form = rpc::parse_form_borrowed(received.body);
         received.params.extend(form);
     }
     let format = Format::of(&received.params);
@@ -380,7 +381,7 @@ fn process<'s>(
             action,
             req.params
                 .iter()
-                .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+                .map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(RpcError::new(v.code, v.message)))?;
 

@@ -35,6 +35,9 @@ use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::NaverVpc;
 
+/// A decoded parameter, borrowed from the request where decoding changed nothing.
+type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
+
 /// The gateway's clock window, either side of the server's clock.
 const WINDOW_MS: i64 = 5 * 60 * 1000;
 
@@ -175,16 +178,15 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
-        .into_owned()
-        .collect();
+    // Borrowed from the request where decoding changed nothing.
+    let mut params: Vec<Pair<'_>> = form_urlencoded::parse(raw_query.as_bytes()).collect();
     if let (true, Ok(bytes)) = (is_form, &body) {
         // A parameter in both the query and the body with the same value
         // counts once (the spec's assumption: the Go SDK writes
         // responseFormatType=json into the body, the Python SDK into the
         // query); a different value stays a duplicate and is refused.
         let in_query = params.len();
-        for pair in form_urlencoded::parse(bytes).into_owned() {
+        for pair in form_urlencoded::parse(bytes) {
             if !params[..in_query].contains(&pair) {
                 params.push(pair);
             }
@@ -194,7 +196,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let format = match params
         .iter()
         .find(|(k, _)| k == "responseFormatType")
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
     {
         None | Some("xml") => Format::Xml,
         Some(_) => Format::Json,
@@ -295,7 +297,7 @@ fn process<'s>(
     action: &str,
     raw_query: &str,
     headers: &HeaderMap,
-    params: &[(String, String)],
+    params: &[Pair<'_>],
     slot: &Slot,
 ) -> Result<Node, Failure<'s>> {
     let spec = state.specs().get(DIALECT, action);
@@ -376,7 +378,7 @@ fn process<'s>(
         .validate(
             DIALECT,
             action,
-            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+            params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
     if let Some(spec) = spec {
@@ -403,7 +405,7 @@ fn process<'s>(
                 params
                     .iter()
                     .find(|(k, v)| k == "regionCode" && !v.is_empty())
-                    .map_or(DEFAULT_REGION, |(_, v)| v.as_str()),
+                    .map_or(DEFAULT_REGION, |(_, v)| v.as_ref()),
             ),
         },
     };
@@ -426,7 +428,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Call<'a> {
     state: &'a EmulatorState,
     action: &'a str,
-    params: &'a [(String, String)],
+    params: &'a [Pair<'a>],
     scope: Scope<'a>,
 }
 
@@ -435,7 +437,7 @@ impl<'a> Call<'a> {
         self.params
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of a 1-based list `stem.N`, by N.
@@ -445,7 +447,7 @@ impl<'a> Call<'a> {
             .iter()
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);
