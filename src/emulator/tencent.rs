@@ -265,7 +265,7 @@ fn process<'s>(
         )));
     }
     let nonce = param("Nonce").unwrap_or_default();
-    if !state.record_nonce(secret_id, nonce, at.max(now) + WINDOW_SECS) {
+    if !state.record_nonce_at(secret_id, nonce, now, at.max(now) + WINDOW_SECS) {
         return Err(fail(TcError::new(
             code::REPLAY,
             format!("The Nonce {nonce} was used already: a replayed request."),

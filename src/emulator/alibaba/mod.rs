@@ -463,12 +463,14 @@ fn check_v1<'s>(
             ),
         ));
     }
-    let at = check_time(state, value(timestamp_name).unwrap_or_default())?;
+    let now = state.now().timestamp();
+    let at = check_time(now, value(timestamp_name).unwrap_or_default())?;
     check_nonce(
         state,
         key_id,
         value("SignatureNonce").unwrap_or_default(),
         at,
+        now,
     )?;
     Ok(Authenticated { key })
 }
@@ -555,12 +557,14 @@ fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticate
             ),
         ));
     }
-    let at = check_time(state, signed_value("x-acs-date"))?;
+    let now = state.now().timestamp();
+    let at = check_time(now, signed_value("x-acs-date"))?;
     check_nonce(
         state,
         &auth.access_key_id,
         signed_value("x-acs-signature-nonce"),
         at,
+        now,
     )?;
     Ok(Authenticated { key })
 }
@@ -574,8 +578,9 @@ fn find_key<'s>(state: &'s EmulatorState, key_id: &str) -> Result<&'s AccessKey,
     })
 }
 
-/// The timestamp parses and lies within the window; returns it (seconds).
-fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
+/// The timestamp parses and lies within the window of `now` (seconds);
+/// returns it (seconds).
+fn check_time(now: i64, timestamp: &str) -> Result<i64, RpcError> {
     let at = DateTime::parse_from_rfc3339(timestamp).map_err(|_| {
         RpcError::new(
             "InvalidTimeStamp.Format",
@@ -583,7 +588,7 @@ fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
         )
     })?;
     let at = at.timestamp();
-    if (state.now().timestamp() - at).abs() > WINDOW_SECS {
+    if (now - at).abs() > WINDOW_SECS {
         return Err(RpcError::new(
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
@@ -595,9 +600,14 @@ fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
 /// The nonce is recorded only now that the request is authentic and
 /// fresh, so a forged request cannot burn someone's nonce; it is forgotten
 /// once a replay would fail the clock window anyway.
-fn check_nonce(state: &EmulatorState, key_id: &str, nonce: &str, at: i64) -> Result<(), RpcError> {
-    let now = state.now().timestamp();
-    if !state.record_nonce(key_id, nonce, at.max(now) + WINDOW_SECS) {
+fn check_nonce(
+    state: &EmulatorState,
+    key_id: &str,
+    nonce: &str,
+    at: i64,
+    now: i64,
+) -> Result<(), RpcError> {
+    if !state.record_nonce_at(key_id, nonce, now, at.max(now) + WINDOW_SECS) {
         return Err(RpcError::new(
             "SignatureNonceUsed",
             "Specified signature nonce was used already.",
