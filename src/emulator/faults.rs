@@ -31,6 +31,7 @@
 //! Every faulted reply carries the header `x-emulator-fault: <effect>`.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -431,6 +432,11 @@ impl EmulatorState {
         params: &[(K, V)],
         slot: &Slot,
     ) -> Verdict<'s> {
+        // Without faults (nearly always) no lock is taken: the flag is set
+        // and cleared under the table's lock, with the table.
+        if !self.faults_installed.load(Ordering::Acquire) {
+            return Verdict::Proceed;
+        }
         let hit = {
             let mut table = super::lock(&self.faults);
             if table.is_empty() {
@@ -467,7 +473,11 @@ impl EmulatorState {
                 }
             })?;
         }
-        Ok(super::lock(&self.faults).add(faults))
+        let mut table = super::lock(&self.faults);
+        let ids = table.add(faults);
+        self.faults_installed
+            .store(!table.is_empty(), Ordering::Release);
+        Ok(ids)
     }
 }
 
@@ -555,7 +565,10 @@ pub async fn add(State(state): State<Arc<EmulatorState>>, body: Bytes) -> Respon
 
 /// `DELETE /_emulator/faults`: removes every fault.
 pub async fn clear(State(state): State<Arc<EmulatorState>>) -> Response {
-    super::lock(&state.faults).clear();
+    let mut table = super::lock(&state.faults);
+    table.clear();
+    state.faults_installed.store(false, Ordering::Release);
+    drop(table);
     json_reply(StatusCode::OK, json!({"cleared": true}))
 }
 

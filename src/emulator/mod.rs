@@ -26,6 +26,7 @@ pub mod world;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -66,6 +67,8 @@ pub struct EmulatorState {
     clock: Mutex<Clock>,
     /// Faults injected by the world file or the control (see [`faults`]).
     faults: Mutex<faults::FaultTable>,
+    /// Whether `faults` holds any: requests check this before the lock.
+    faults_installed: AtomicBool,
     specs: &'static SpecSet,
     /// When this state was built: the creation time of every ENI of its
     /// world, which gives none.
@@ -85,6 +88,7 @@ impl EmulatorState {
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
             faults: Mutex::new(faults::FaultTable::default()),
+            faults_installed: AtomicBool::new(false),
             specs,
             started: Utc::now(),
         }
