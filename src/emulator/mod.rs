@@ -164,6 +164,16 @@ impl EmulatorState {
     }
 }
 
+/// A request's body, at most [`MAX_BODY`] bytes (`Err` when longer). A body
+/// known to be empty (a GET) is not collected at all.
+pub(crate) async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, axum::Error> {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() {
+        return Ok(axum::body::Bytes::new());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await
+}
+
 /// A fresh request id: a random (version 4) UUID from the thread's
 /// generator, not a system call per request.
 pub fn request_id() -> uuid::Uuid {

@@ -103,10 +103,7 @@ impl NonceStore {
             .iter()
             .map(|(k, n)| {
                 let queued: usize = n.by_expiry.values().map(|v| v.capacity() * 32).sum();
-                k.len()
-                    + n.expiry_of.capacity() * ENTRY
-                    + n.by_expiry.len() * SECOND
-                    + queued
+                k.len() + n.expiry_of.capacity() * ENTRY + n.by_expiry.len() * SECOND + queued
             })
             .sum()
     }
@@ -175,8 +172,14 @@ mod tests {
         }
         assert!(store.len() <= NONCE_CAP_PER_KEY);
         assert!(!store.record("k", "late", 80, 20_080), "the latest stays");
-        assert!(!store.record("k", "again", 80, 30_080), "its new expiry stands");
-        assert!(store.record("k", "soon", 80, 20_080), "the soonest went first");
+        assert!(
+            !store.record("k", "again", 80, 30_080),
+            "its new expiry stands"
+        );
+        assert!(
+            store.record("k", "soon", 80, 20_080),
+            "the soonest went first"
+        );
     }
 
     /// Pinned by tests/load.rs too: expired nonces were pruned only when their

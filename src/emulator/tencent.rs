@@ -29,7 +29,7 @@ use super::reply::Node;
 use super::world::{
     AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, World, WorldError,
 };
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::tencent_v2::{self, PATH};
 use crate::dialect::DialectId;
 use crate::spec::{OperationSpec, ViolationKind};
@@ -101,7 +101,7 @@ impl IntoResponse for Reply {
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or("");
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let body = super::read_body(body).await;
     let is_form = parts
         .headers
         .get(CONTENT_TYPE)

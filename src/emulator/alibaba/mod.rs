@@ -35,7 +35,7 @@ use chrono::DateTime;
 use super::faults::{self, Slot, Verdict};
 pub use super::reply::Node;
 use super::world::{AccessKey, Scope, WorldError};
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::alibaba_rpc as rpc;
 use crate::dialect::DialectId;
 use crate::spec::{OperationSpec, ViolationKind};
@@ -207,7 +207,7 @@ impl Received<'_> {
 
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let body = super::read_body(body).await;
     let query = parts.uri.query().unwrap_or("");
     let oversized_query = query.len() > MAX_QUERY;
     let params = if oversized_query {
@@ -257,7 +257,10 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         None if oversized_query => sniff_version(query),
         other => other.unwrap_or("").to_string(),
     };
-    let request_id = super::request_id().to_string().to_ascii_uppercase();
+    let request_id = super::request_id()
+        .hyphenated()
+        .encode_upper(&mut uuid::Uuid::encode_buffer())
+        .to_string();
     let product = PRODUCTS.iter().copied().find(|p| p.version() == version);
     // Too large to read, with no product named: answered as the first.
     let product = product.or(oversized.map(|_| PRODUCTS[0]));

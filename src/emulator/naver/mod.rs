@@ -28,7 +28,7 @@ use super::reply::Node;
 use super::world::{
     AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError,
 };
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
 use crate::dialect::DialectId;
 use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
@@ -168,7 +168,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let (parts, body) = request.into_parts();
     let action = action_of(parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("").to_string();
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let body = super::read_body(body).await;
     let is_form = parts
         .headers
         .get(CONTENT_TYPE)
