@@ -26,7 +26,7 @@ pub mod world;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -58,6 +58,12 @@ struct Clock {
     offset: TimeDelta,
 }
 
+impl Clock {
+    fn is_real_time(&self) -> bool {
+        self.pinned.is_none() && self.offset.is_zero()
+    }
+}
+
 /// Everything a request handler needs, shared by all connections.
 pub struct EmulatorState {
     world: Mutex<World>,
@@ -65,6 +71,8 @@ pub struct EmulatorState {
     keys: Arc<HashMap<String, AccessKey>>,
     nonces: Mutex<NonceStore>,
     clock: Mutex<Clock>,
+    /// `clock` is real time with no offset; set with it, under its lock.
+    real_time: AtomicBool,
     /// Faults injected by the world file or the control (see [`faults`]).
     faults: Mutex<faults::FaultTable>,
     /// Whether `faults` holds any: requests check this before the lock.
@@ -87,6 +95,7 @@ impl EmulatorState {
             world: Mutex::new(world),
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
+            real_time: AtomicBool::new(true),
             faults: Mutex::new(faults::FaultTable::default()),
             faults_installed: AtomicBool::new(false),
             specs,
@@ -102,15 +111,26 @@ impl EmulatorState {
 
     /// Pins (`Some`) or releases (`None`) the clock.
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
-        lock(&self.clock).pinned = now;
+        let mut clock = lock(&self.clock);
+        clock.pinned = now;
+        self.real_time
+            .store(clock.is_real_time(), Ordering::Release);
     }
 
     /// Moves the clock forward by `by`, whether pinned or real.
     pub fn advance(&self, by: TimeDelta) {
-        lock(&self.clock).offset += by;
+        let mut clock = lock(&self.clock);
+        clock.offset += by;
+        self.real_time
+            .store(clock.is_real_time(), Ordering::Release);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
+        // Unless a test pinned or moved it, the clock is the system's:
+        // read it without the lock every request would otherwise share.
+        if self.real_time.load(Ordering::Acquire) {
+            return Utc::now();
+        }
         let clock = *lock(&self.clock);
         clock.pinned.unwrap_or_else(Utc::now) + clock.offset
     }
