@@ -450,7 +450,7 @@ async fn rate(
     for _ in 0..lists.len() {
         conns.push(Conn::open(addr).await);
     }
-    let cpu0 = cpu_ns().0;
+    let cpu0 = cpu_ns();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (mut conn, list) in conns.into_iter().zip(lists) {
@@ -475,7 +475,14 @@ async fn rate(
         total += n;
         exhausted += ran_out as usize;
     }
-    let server_us = (cpu_ns().0 - cpu0) as f64 / 1e3 / total as f64;
+    let cpu1 = cpu_ns();
+    let server_us = (cpu1.0 - cpu0.0) as f64 / 1e3 / total as f64;
+    if std::env::var_os("LOAD_CLIENT_CPU").is_some() {
+        eprintln!(
+            "  (load side CPU {:.1} us/req)",
+            (cpu1.1 - cpu0.1) as f64 / 1e3 / total as f64
+        );
+    }
     (
         total as f64 / start.elapsed().as_secs_f64(),
         exhausted,
@@ -774,6 +781,88 @@ fn main() {
                 }
             }
         });
+    }
+    if args.only.as_deref() == Some("transport") {
+        // The same requests to a server whose "/" answers a fixed ECS-sized
+        // reply without looking at them: what the transport alone costs.
+        let dummy = axum::Router::new()
+            .route("/healthz", axum::routing::get(|| async { "ok" }))
+            .route(
+                "/",
+                axum::routing::any(|| async {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json;charset=utf-8")],
+                        r#"{"RequestId":"2CACE6D4-A064-49FC-86C5-750D68497B32","AssignedPrivateIpAddressesSet":{"NetworkInterfaceId":"eni-ecs-0","PrivateIpSet":{"PrivateIpAddress":["10.10.100.10"]}}}"#,
+                    )
+                }),
+            );
+        let listener = server_rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let daddr = listener.local_addr().unwrap();
+        server_rt.spawn(async move { axum::serve(listener, dummy).await });
+        for &conns in &args.conns {
+            for _ in 0..args.rounds {
+                let lists = (0..conns).map(|_| vec![signer.healthz()]).collect();
+                let (h, _, h_us) = client_rt.block_on(rate(daddr, lists, args.window, true));
+                let lists = (0..conns)
+                    .map(|c| (0..4000).flat_map(|k| signer.cycle(D::Ecs, c, k)).collect())
+                    .collect();
+                let (r, _, r_us) = client_rt.block_on(rate(daddr, lists, args.window, false));
+                println!(
+                    "transport conns {conns}: healthz {h:.0} req/s {h_us:.1} us/req; ECS-sized to a fixed reply {r:.0} req/s {r_us:.1} us/req; ratio {:.3}",
+                    r / h
+                );
+            }
+        }
+    }
+    if args.only.as_deref() == Some("inproc2") {
+        // The handlers on two threads at once (each its own interface and
+        // requests): what sharing the state costs; CPU per request.
+        let router = emulator::app(Arc::clone(server.state()));
+        let n = args.describe_samples;
+        for &d in &args.dialects {
+            let lists: Vec<Vec<axum::http::Request<axum::body::Body>>> = (0..2)
+                .map(|c| {
+                    (0..n / 2)
+                        .flat_map(|k| signer.cycle(d, c, k))
+                        .map(|r| to_request(&r))
+                        .collect()
+                })
+                .collect();
+            let barrier = Arc::new(std::sync::Barrier::new(2));
+            let threads: Vec<_> = lists
+                .into_iter()
+                .map(|reqs| {
+                    let router = router.clone();
+                    let barrier = Arc::clone(&barrier);
+                    std::thread::spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .build()
+                            .unwrap();
+                        let count = reqs.len();
+                        barrier.wait();
+                        let cpu0 = thread_cpu_ns();
+                        rt.block_on(async {
+                            use tower::ServiceExt;
+                            for req in reqs {
+                                let resp = router.clone().oneshot(req).await.unwrap();
+                                assert_eq!(resp.status(), 200);
+                                let _ = axum::body::to_bytes(resp.into_body(), usize::MAX).await;
+                            }
+                        });
+                        (thread_cpu_ns() - cpu0) as f64 / 1e3 / count as f64
+                    })
+                })
+                .collect();
+            let us: Vec<f64> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            println!(
+                "inproc2 {} cycle: {:.2} / {:.2} us CPU/req on two threads at once",
+                d.name(),
+                us[0],
+                us[1]
+            );
+        }
     }
     if args.only.as_deref() == Some("inproc") {
         // The handlers alone: each request through the router in this
