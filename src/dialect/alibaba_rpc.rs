@@ -45,10 +45,19 @@ fn encode_into(out: &mut String, s: &str) {
     out.extend(utf8_percent_encode(s, RFC3986));
 }
 
+/// A decoded parameter that borrows from the request where decoding
+/// changed nothing (the verifier's view; most parameters need no decoding).
+pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// Parameters of a URL query string, percent-decoded. `+` stays a `+`
 /// (RFC 3986 query; the Alibaba SDKs encode a space as `%20` there).
 /// Parameters with an empty value are kept: they are signed.
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
+    owned(parse_query_borrowed(raw))
+}
+
+/// [`parse_query`], borrowing from `raw` where nothing was decoded.
+pub fn parse_query_borrowed(raw: &str) -> Vec<Pair<'_>> {
     parse_pairs(raw.as_bytes(), false)
 }
 
@@ -56,10 +65,22 @@ pub fn parse_query(raw: &str) -> Vec<(String, String)> {
 /// Invalid UTF-8 is replaced (U+FFFD) rather than rejected, so a hostile body
 /// yields a signature mismatch or a vendor error, never a panic.
 pub fn parse_form(raw: &[u8]) -> Vec<(String, String)> {
+    owned(parse_form_borrowed(raw))
+}
+
+/// [`parse_form`], borrowing from `raw` where nothing was decoded.
+pub fn parse_form_borrowed(raw: &[u8]) -> Vec<Pair<'_>> {
     parse_pairs(raw, true)
 }
 
-fn parse_pairs(raw: &[u8], plus_is_space: bool) -> Vec<(String, String)> {
+fn owned(pairs: Vec<Pair<'_>>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn parse_pairs(raw: &[u8], plus_is_space: bool) -> Vec<Pair<'_>> {
     raw.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -74,27 +95,36 @@ fn parse_pairs(raw: &[u8], plus_is_space: bool) -> Vec<(String, String)> {
 
 /// Percent-decodes; a `%` not followed by two hex digits is kept literally,
 /// as browsers and servers do.
-fn decode(raw: &[u8], plus_is_space: bool) -> String {
-    let raw: Cow<[u8]> = if plus_is_space && raw.contains(&b'+') {
-        Cow::Owned(
-            raw.iter()
-                .map(|&b| if b == b'+' { b' ' } else { b })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(raw)
-    };
-    percent_decode(&raw).decode_utf8_lossy().into_owned()
+fn decode(raw: &[u8], plus_is_space: bool) -> Cow<'_, str> {
+    if plus_is_space && raw.contains(&b'+') {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        return Cow::Owned(percent_decode(&spaced).decode_utf8_lossy().into_owned());
+    }
+    // Most parameters hold no escape: only their UTF-8 is checked.
+    if !raw.contains(&b'%') {
+        return String::from_utf8_lossy(raw);
+    }
+    percent_decode(raw).decode_utf8_lossy()
 }
 
 /// The canonicalized query of signature v1 (and V3's canonical query
 /// string): every parameter but `Signature`, names and values
 /// percent-encoded, sorted by encoded name, `k=v` joined by `&`.
-pub fn canonicalized_query(params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> = params
+pub fn canonicalized_query<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> String {
+    // Borrowed where nothing needs encoding (most names and values): the
+    // emulator canonicalizes every request it verifies.
+    let mut encoded: Vec<(Cow<str>, Cow<str>)> = params
         .iter()
-        .filter(|(name, _)| name != "Signature")
-        .map(|(name, value)| (percent_encode(name), percent_encode(value)))
+        .filter(|(name, _)| name.as_ref() != "Signature")
+        .map(|(name, value)| {
+            (
+                utf8_percent_encode(name.as_ref(), RFC3986).into(),
+                utf8_percent_encode(value.as_ref(), RFC3986).into(),
+            )
+        })
         .collect();
     // Ties on the name (a repeated parameter) are broken by value so the
     // result does not depend on the order the client happened to send.
@@ -113,7 +143,7 @@ pub fn canonicalized_query(params: &[(String, String)]) -> String {
 }
 
 /// `METHOD&%2F&percentEncode(canonicalized query)`.
-pub fn string_to_sign(method: &str, params: &[(String, String)]) -> String {
+pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &str, params: &[(K, V)]) -> String {
     let canonical = canonicalized_query(params);
     let mut out = String::with_capacity(method.len() + 5 + canonical.len() * 5 / 4);
     out.push_str(method);
@@ -164,9 +194,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// V3's canonical request. `signed` holds the signed headers, names
 /// lower-case, in any order; values are trimmed here.
-pub fn v3_canonical_request(
+pub fn v3_canonical_request<K: AsRef<str>, V: AsRef<str>>(
     method: &str,
-    query: &[(String, String)],
+    query: &[(K, V)],
     signed: &[(String, String)],
     payload_hash: &str,
 ) -> String {

@@ -31,10 +31,19 @@ pub const HMAC_SHA256: &str = "HmacSHA256";
 /// every parameter but `Signature`, sorted by name, `name=value` joined by
 /// `&` with raw values; a `_` in a name reads `.` (as the official SDK
 /// writes it, after sorting).
-pub fn source(method: &str, host: &str, path: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> =
-        params.iter().filter(|(k, _)| k != "Signature").collect();
-    sorted.sort();
+pub fn source<K: AsRef<str>, V: AsRef<str>>(
+    method: &str,
+    host: &str,
+    path: &str,
+    params: &[(K, V)],
+) -> String {
+    let mut sorted: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .filter(|(k, _)| *k != "Signature")
+        .collect();
+    // Equal pairs are the same text, so an unstable sort orders as a stable one.
+    sorted.sort_unstable();
     let mut out = String::with_capacity(
         64 + sorted
             .iter()
@@ -49,7 +58,11 @@ pub fn source(method: &str, host: &str, path: &str, params: &[(String, String)])
         if i > 0 {
             out.push('&');
         }
-        out.push_str(&name.replace('_', "."));
+        if name.contains('_') {
+            out.push_str(&name.replace('_', "."));
+        } else {
+            out.push_str(name);
+        }
         out.push('=');
         out.push_str(value);
     }

@@ -31,6 +31,7 @@
 //! Every faulted reply carries the header `x-emulator-fault: <effect>`.
 
 use std::cell::Cell;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -259,7 +260,12 @@ struct Installed {
 }
 
 impl Installed {
-    fn matches(&self, dialect: DialectId, operation: &str, params: &[(String, String)]) -> bool {
+    fn matches<K, V: AsRef<str>>(
+        &self,
+        dialect: DialectId,
+        operation: &str,
+        params: &[(K, V)],
+    ) -> bool {
         self.spec.dialect.is_none_or(|d| d == dialect)
             && self
                 .spec
@@ -270,7 +276,7 @@ impl Installed {
                 .spec
                 .interface
                 .as_deref()
-                .is_none_or(|i| params.iter().any(|(_, v)| v == i))
+                .is_none_or(|i| params.iter().any(|(_, v)| v.as_ref() == i))
     }
 
     fn exhausted(&self) -> bool {
@@ -338,11 +344,11 @@ impl FaultTable {
 
     /// The fault this call suffers, if any. Faults are checked in order;
     /// a call counts for each matching fault up to the one that strikes.
-    pub fn hit(
+    pub fn hit<K, V: AsRef<str>>(
         &mut self,
         dialect: DialectId,
         operation: &str,
-        params: &[(String, String)],
+        params: &[(K, V)],
     ) -> Option<Hit> {
         for fault in &mut self.faults {
             if !fault.matches(dialect, operation, params) {
@@ -420,12 +426,17 @@ impl Slot {
 impl EmulatorState {
     /// Consults the faults for a call of `spec` that passed authentication
     /// and validation. Vendors call it just before the operation.
-    pub fn inject<'s>(
+    pub fn inject<'s, K, V: AsRef<str>>(
         &self,
         spec: &'s OperationSpec,
-        params: &[(String, String)],
+        params: &[(K, V)],
         slot: &Slot,
     ) -> Verdict<'s> {
+        // Without faults (nearly always) no lock is taken: the flag is set
+        // and cleared under the table's lock, with the table.
+        if !self.faults_installed.load(Ordering::Acquire) {
+            return Verdict::Proceed;
+        }
         let hit = {
             let mut table = super::lock(&self.faults);
             if table.is_empty() {
@@ -462,7 +473,11 @@ impl EmulatorState {
                 }
             })?;
         }
-        Ok(super::lock(&self.faults).add(faults))
+        let mut table = super::lock(&self.faults);
+        let ids = table.add(faults);
+        self.faults_installed
+            .store(!table.is_empty(), Ordering::Release);
+        Ok(ids)
     }
 }
 
@@ -550,7 +565,10 @@ pub async fn add(State(state): State<Arc<EmulatorState>>, body: Bytes) -> Respon
 
 /// `DELETE /_emulator/faults`: removes every fault.
 pub async fn clear(State(state): State<Arc<EmulatorState>>) -> Response {
-    super::lock(&state.faults).clear();
+    let mut table = super::lock(&state.faults);
+    table.clear();
+    state.faults_installed.store(false, Ordering::Release);
+    drop(table);
     json_reply(StatusCode::OK, json!({"cleared": true}))
 }
 
@@ -610,14 +628,22 @@ mod tests {
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.3}")]);
         let struck: Vec<u64> = (1..=10)
-            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .filter(|_| {
+                table
+                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
+                    .is_some()
+            })
             .collect();
         assert_eq!(struck, [4, 7, 10]);
 
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.5, times: 2}")]);
         let struck: Vec<u64> = (1..=10)
-            .filter(|_| table.hit(DialectId::AlibabaEcs, "Op", &[]).is_some())
+            .filter(|_| {
+                table
+                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
+                    .is_some()
+            })
             .collect();
         assert_eq!(struck, [2, 4], "times caps a rate");
         let listing = table.listing();

@@ -18,12 +18,15 @@ pub mod alibaba;
 pub mod faults;
 pub mod naver;
 pub mod nonce;
+pub mod reply;
 pub mod tencent;
 #[cfg(test)]
 mod test_support;
 pub mod world;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -38,7 +41,7 @@ use tokio::task::JoinHandle;
 
 use crate::spec::SpecSet;
 use nonce::NonceStore;
-use world::{World, WorldBuildError, WorldFile};
+use world::{AccessKey, World, WorldBuildError, WorldFile};
 
 /// Largest request body read; RPC bodies are a few hundred bytes.
 pub const MAX_BODY: usize = 1 << 20;
@@ -55,13 +58,25 @@ struct Clock {
     offset: TimeDelta,
 }
 
+impl Clock {
+    fn is_real_time(&self) -> bool {
+        self.pinned.is_none() && self.offset.is_zero()
+    }
+}
+
 /// Everything a request handler needs, shared by all connections.
 pub struct EmulatorState {
     world: Mutex<World>,
+    /// The world's access keys, which never change: read without its lock.
+    keys: Arc<HashMap<String, AccessKey>>,
     nonces: Mutex<NonceStore>,
     clock: Mutex<Clock>,
+    /// `clock` is real time with no offset; set with it, under its lock.
+    real_time: AtomicBool,
     /// Faults injected by the world file or the control (see [`faults`]).
     faults: Mutex<faults::FaultTable>,
+    /// Whether `faults` holds any: requests check this before the lock.
+    faults_installed: AtomicBool,
     specs: &'static SpecSet,
     /// When this state was built: the creation time of every ENI of its
     /// world, which gives none.
@@ -76,10 +91,13 @@ impl EmulatorState {
 
     pub fn with_specs(world: World, specs: &'static SpecSet) -> EmulatorState {
         EmulatorState {
+            keys: world.access_keys(),
             world: Mutex::new(world),
             nonces: Mutex::new(NonceStore::default()),
             clock: Mutex::new(Clock::default()),
+            real_time: AtomicBool::new(true),
             faults: Mutex::new(faults::FaultTable::default()),
+            faults_installed: AtomicBool::new(false),
             specs,
             started: Utc::now(),
         }
@@ -93,15 +111,26 @@ impl EmulatorState {
 
     /// Pins (`Some`) or releases (`None`) the clock.
     pub fn set_now(&self, now: Option<DateTime<Utc>>) {
-        lock(&self.clock).pinned = now;
+        let mut clock = lock(&self.clock);
+        clock.pinned = now;
+        self.real_time
+            .store(clock.is_real_time(), Ordering::Release);
     }
 
     /// Moves the clock forward by `by`, whether pinned or real.
     pub fn advance(&self, by: TimeDelta) {
-        lock(&self.clock).offset += by;
+        let mut clock = lock(&self.clock);
+        clock.offset += by;
+        self.real_time
+            .store(clock.is_real_time(), Ordering::Release);
     }
 
     pub fn now(&self) -> DateTime<Utc> {
+        // Unless a test pinned or moved it, the clock is the system's:
+        // read it without the lock every request would otherwise share.
+        if self.real_time.load(Ordering::Acquire) {
+            return Utc::now();
+        }
         let clock = *lock(&self.clock);
         clock.pinned.unwrap_or_else(Utc::now) + clock.offset
     }
@@ -113,6 +142,11 @@ impl EmulatorState {
         let mut world = lock(&self.world);
         world.settle(now);
         world
+    }
+
+    /// The access key `id`, for verifying a signature: no lock taken.
+    pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
+        self.keys.get(id)
     }
 
     /// When the world began (the creation time of its ENIs).
@@ -129,8 +163,14 @@ impl EmulatorState {
     /// not yet expired. `expires` is when a replay would be outside the
     /// clock window anyway, so forgetting it then is safe.
     pub fn record_nonce(&self, access_key: &str, nonce: &str, expires: i64) -> bool {
-        let now = self.now().timestamp();
-        lock(&self.nonces).record(access_key, nonce, now, expires)
+        self.record_nonce_at(access_key, nonce, self.now().timestamp(), expires)
+    }
+
+    /// [`EmulatorState::record_nonce`] with the clock already read (`now`,
+    /// Unix seconds), as the verifiers have it.
+    pub fn record_nonce_at(&self, access_key: &str, nonce: &str, now: i64, expires: i64) -> bool {
+        let digest = nonce::digest(nonce);
+        lock(&self.nonces).record_digest(access_key, digest, now, expires)
     }
 
     /// Nonces currently remembered, over every key.
@@ -142,6 +182,22 @@ impl EmulatorState {
     pub fn nonce_bytes(&self) -> usize {
         lock(&self.nonces).approx_bytes()
     }
+}
+
+/// A request's body, at most [`MAX_BODY`] bytes (`Err` when longer). A body
+/// known to be empty (a GET) is not collected at all.
+pub(crate) async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, axum::Error> {
+    use axum::body::HttpBody as _;
+    if body.is_end_stream() {
+        return Ok(axum::body::Bytes::new());
+    }
+    axum::body::to_bytes(body, MAX_BODY).await
+}
+
+/// A fresh request id: a random (version 4) UUID from the thread's
+/// generator, not a system call per request.
+pub fn request_id() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
 }
 
 /// A poisoned lock only means another request panicked mid-operation; the

@@ -23,18 +23,21 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use serde_json::{json, Map, Value};
 
 use super::faults::{self, Slot, Verdict};
+use super::reply::Node;
 use super::world::{
     AssignRequest, Eni, EniFilter, Scope, TaskStatus, Visibility, World, WorldError,
 };
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::tencent_v2::{self, PATH};
 use crate::dialect::DialectId;
 use crate::spec::{OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::TencentVpcV2;
+
+/// A decoded parameter, borrowed from the request where decoding changed nothing.
+type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
 
 /// Signature clock window, either side of the server's clock.
 const WINDOW_SECS: i64 = 300;
@@ -83,11 +86,11 @@ pub fn routes() -> Router<Arc<EmulatorState>> {
 
 /// Every Tencent reply: HTTP 200, `application/json` exactly (the
 /// official SDKs read errors only with that content type).
-struct Reply(Value);
+struct Reply(Node);
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        let mut response = (StatusCode::OK, self.0.to_string()).into_response();
+        let mut response = (StatusCode::OK, self.0.to_json()).into_response();
         response
             .headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -98,7 +101,7 @@ impl IntoResponse for Reply {
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or("");
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let body = super::read_body(body).await;
     let is_form = parts
         .headers
         .get(CONTENT_TYPE)
@@ -120,22 +123,21 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         (_, Err(_)) => Err((None, too_large(&state, "the request body"))),
         (false, Ok(bytes)) => {
             // The SDK sends a space as `+`, in the query as in a form.
-            let mut params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect();
+            // Borrowed from the request where decoding changed nothing.
+            let mut params: Vec<Pair<'_>> = form_urlencoded::parse(query.as_bytes()).collect();
             if is_form && !bytes.is_empty() {
-                params.extend(form_urlencoded::parse(bytes).into_owned());
+                params.extend(form_urlencoded::parse(bytes));
             }
             process(&state, parts.method.as_str(), &host, &params, &slot)
         }
     };
     let response = match outcome {
-        Ok(data) => Reply(json!({
-            "code": 0,
-            "message": "",
-            "codeDesc": "Success",
-            "data": data,
-        }))
+        Ok(data) => Reply(Node::obj([
+            ("code", Node::Int(0)),
+            ("message", Node::Static("")),
+            ("codeDesc", Node::Static("Success")),
+            ("data", data),
+        ]))
         .into_response(),
         Err((spec, error)) => render_error(&state, spec, &error),
     };
@@ -173,11 +175,11 @@ fn render_error(state: &EmulatorState, spec: Option<&OperationSpec>, error: &TcE
             .and_then(|d| d.errors.get(&error.code)),
     };
     let number = entry.and_then(|e| e.numeric_code).unwrap_or(5100);
-    Reply(json!({
-        "code": number,
-        "message": error.message,
-        "codeDesc": error.code,
-    }))
+    Reply(Node::obj([
+        ("code", number.into()),
+        ("message", error.message.as_str().into()),
+        ("codeDesc", error.code.as_str().into()),
+    ]))
     .into_response()
 }
 
@@ -187,14 +189,14 @@ fn process<'s>(
     state: &'s EmulatorState,
     method: &str,
     host: &str,
-    params: &[(String, String)],
+    params: &[Pair<'_>],
     slot: &Slot,
-) -> Result<Value, Failure<'s>> {
+) -> Result<Node, Failure<'s>> {
     let param = |name: &str| {
         params
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
             .filter(|v| !v.is_empty())
     };
     let action = param("Action").unwrap_or("");
@@ -229,16 +231,12 @@ fn process<'s>(
         )));
     }
     let secret_id = param("SecretId").unwrap_or_default();
-    let key = state
-        .world()
-        .access_key(secret_id)
-        .cloned()
-        .ok_or_else(|| {
-            fail(TcError::new(
-                code::UNKNOWN_SECRET_ID,
-                format!("The SecretId {secret_id} does not exist."),
-            ))
-        })?;
+    let key = state.access_key(secret_id).ok_or_else(|| {
+        fail(TcError::new(
+            code::UNKNOWN_SECRET_ID,
+            format!("The SecretId {secret_id} does not exist."),
+        ))
+    })?;
     let source = tencent_v2::source(method, host, PATH, params);
     let expected = tencent_v2::sign(&source, key.secret.expose(), signature_method);
     let given = param("Signature").unwrap_or_default();
@@ -267,7 +265,7 @@ fn process<'s>(
         )));
     }
     let nonce = param("Nonce").unwrap_or_default();
-    if !state.record_nonce(secret_id, nonce, at.max(now) + WINDOW_SECS) {
+    if !state.record_nonce_at(secret_id, nonce, now, at.max(now) + WINDOW_SECS) {
         return Err(fail(TcError::new(
             code::REPLAY,
             format!("The Nonce {nonce} was used already: a replayed request."),
@@ -284,7 +282,7 @@ fn process<'s>(
         .validate(
             DIALECT,
             action,
-            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+            params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(TcError::new(v.code, v.message)))?;
     match state.inject(spec, params, slot) {
@@ -319,7 +317,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Call<'a> {
     state: &'a EmulatorState,
     action: &'a str,
-    params: &'a [(String, String)],
+    params: &'a [Pair<'a>],
     scope: Scope<'a>,
 }
 
@@ -328,7 +326,7 @@ impl<'a> Call<'a> {
         self.params
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of a 0-based list `prefix.N suffix`, by index (the spec
@@ -339,7 +337,7 @@ impl<'a> Call<'a> {
             .iter()
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);
@@ -347,7 +345,7 @@ impl<'a> Call<'a> {
     }
 }
 
-fn operation(call: &Call<'_>) -> Result<Value, TcError> {
+fn operation(call: &Call<'_>) -> Result<Node, TcError> {
     match call.action {
         "AssignPrivateIpAddresses" => assign(call),
         "UnassignPrivateIpAddresses" => unassign(call),
@@ -448,12 +446,12 @@ fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
 /// change: locking again would first settle the world, and a task whose
 /// delay had passed meanwhile (a loaded machine, a short delay) would be
 /// gone, answered as taskId 0, or another change's task by then.
-fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Value {
+fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Node {
     let task = world.eni(&call.scope, eni).ok().and_then(Eni::running_task);
-    json!({"taskId": task.unwrap_or(0)})
+    Node::obj([("taskId", task.unwrap_or(0).into())])
 }
 
-fn assign(call: &Call<'_>) -> Result<Value, TcError> {
+fn assign(call: &Call<'_>) -> Result<Node, TcError> {
     let (_, eni) = check_vpc_and_eni(call)?;
     // A new address is never the primary: the primary exists already.
     if call
@@ -499,7 +497,7 @@ fn assign(call: &Call<'_>) -> Result<Value, TcError> {
     Ok(task_data(&world, call, &eni))
 }
 
-fn unassign(call: &Call<'_>) -> Result<Value, TcError> {
+fn unassign(call: &Call<'_>) -> Result<Node, TcError> {
     let (_, eni) = check_vpc_and_eni(call)?;
     let ips: Vec<Ipv4Addr> = call
         .list("privateIpAddress.", "")
@@ -513,7 +511,7 @@ fn unassign(call: &Call<'_>) -> Result<Value, TcError> {
     Ok(task_data(&world, call, &eni))
 }
 
-fn describe(call: &Call<'_>) -> Result<Value, TcError> {
+fn describe(call: &Call<'_>) -> Result<Node, TcError> {
     let vpc = call.value("vpcId");
     let offset = call
         .value("offset")
@@ -549,16 +547,19 @@ fn describe(call: &Call<'_>) -> Result<Value, TcError> {
         .into_iter()
         .filter(|_| !named)
         .collect();
-    let page: Vec<Value> = found
+    let page: Vec<Node> = found
         .iter()
         .skip(offset)
         .take(limit)
         .map(|eni| eni_json(eni, &created))
         .collect();
-    Ok(json!({"totalNum": found.len(), "data": page}))
+    Ok(Node::obj([
+        ("totalNum", found.len().into()),
+        ("data", Node::List(page)),
+    ]))
 }
 
-fn task_result(call: &Call<'_>) -> Result<Value, TcError> {
+fn task_result(call: &Call<'_>) -> Result<Node, TcError> {
     let id = call
         .value("taskId")
         .and_then(|v| v.parse::<u64>().ok())
@@ -575,24 +576,23 @@ fn task_result(call: &Call<'_>) -> Result<Value, TcError> {
             ))
         }
     };
-    Ok(json!({"status": status}))
+    Ok(Node::obj([("status", Node::Int(status))]))
 }
 
-fn ip_entry(eni: &Eni, ip: Ipv4Addr, primary: bool) -> Value {
-    let wan = eni.eips.get(&ip).map(Ipv4Addr::to_string);
+fn ip_entry(eni: &Eni, ip: Ipv4Addr, primary: bool) -> Node {
+    let wan = eni.eips.get(&ip);
     // The EIP's id is derived from its address: the world names none.
     let eip_id = wan
-        .as_ref()
-        .map(|w| format!("eip-{}", w.replace('.', "")))
-        .unwrap_or_default();
-    json!({
-        "privateIpAddress": ip.to_string(),
-        "primary": primary,
-        "wanIp": wan.unwrap_or_default(),
-        "description": "",
-        "isWanIpBlocked": false,
-        "eipId": eip_id,
-    })
+        .map(|w| format!("eip-{}", w.to_string().replace('.', "")))
+        .map_or(Node::Static(""), Node::Str);
+    Node::obj([
+        ("privateIpAddress", Node::Ip(ip)),
+        ("primary", primary.into()),
+        ("wanIp", wan.map_or(Node::Static(""), |w| Node::Ip(*w))),
+        ("description", Node::Static("")),
+        ("isWanIpBlocked", false.into()),
+        ("eipId", eip_id),
+    ])
 }
 
 /// Tencent's numeric zone id of `ap-guangzhou-3`: 100003.
@@ -603,36 +603,39 @@ fn zone_id(zone: &str) -> i64 {
         .map_or(0, |n| 100_000 + n)
 }
 
-fn eni_json(eni: &Eni, created: &str) -> Value {
+fn eni_json(eni: &Eni, created: &str) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni, eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(eni, ip, false)));
     let attached = eni.instance.is_some();
-    let mut m = Map::new();
-    m.insert("vpcId".into(), eni.vpc.clone().into());
-    m.insert("vpcName".into(), "".into());
-    m.insert("subnetId".into(), eni.subnet.clone().into());
-    m.insert("zoneId".into(), zone_id(&eni.zone).into());
-    m.insert("eniName".into(), "".into());
-    m.insert("eniDescription".into(), "".into());
-    m.insert("networkInterfaceId".into(), eni.id.clone().into());
-    m.insert(
-        "primary".into(),
-        (eni.eni_type == super::world::EniType::Primary).into(),
-    );
-    m.insert("macAddress".into(), eni.mac.clone().into());
-    m.insert("createTime".into(), created.into());
-    m.insert("flowLogsSet".into(), Value::Array(Vec::new()));
-    m.insert("privateIpAddressesSet".into(), Value::Array(ips));
-    m.insert(
-        "instanceSet".into(),
-        json!({
-            "instanceId": eni.instance.clone().unwrap_or_default(),
-            "attachTime": if attached { created } else { "" },
-        }),
-    );
-    m.insert("groupSet".into(), Value::Array(Vec::new()));
-    Value::Object(m)
+    Node::obj([
+        ("vpcId", eni.vpc.as_str().into()),
+        ("vpcName", Node::Static("")),
+        ("subnetId", eni.subnet.as_str().into()),
+        ("zoneId", zone_id(&eni.zone).into()),
+        ("eniName", Node::Static("")),
+        ("eniDescription", Node::Static("")),
+        ("networkInterfaceId", eni.id.as_str().into()),
+        (
+            "primary",
+            (eni.eni_type == super::world::EniType::Primary).into(),
+        ),
+        ("macAddress", eni.mac.as_str().into()),
+        ("createTime", created.into()),
+        ("flowLogsSet", Node::List(Vec::new())),
+        ("privateIpAddressesSet", Node::List(ips)),
+        (
+            "instanceSet",
+            Node::obj([
+                (
+                    "instanceId",
+                    eni.instance.as_deref().unwrap_or_default().into(),
+                ),
+                ("attachTime", (if attached { created } else { "" }).into()),
+            ]),
+        ),
+        ("groupSet", Node::List(Vec::new())),
+    ])
 }
 
 #[cfg(test)]
@@ -642,6 +645,7 @@ mod tests {
     use crate::emulator::test_support::{send_raw, start_default};
     use crate::emulator::world::WorldFile;
     use crate::emulator::RunningEmulator;
+    use serde_json::Value;
 
     async fn emulator() -> (RunningEmulator, WorldFile) {
         start_default().await

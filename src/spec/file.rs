@@ -89,15 +89,20 @@ impl ParamSpec {
     /// `("PrivateIpAddress.", "")` for `PrivateIpAddress.N`,
     /// `("privateIpAddressSet.", ".primary")` for
     /// `privateIpAddressSet.n.primary`.
-    fn placeholder(&self) -> Option<(&str, &str)> {
-        let segments: Vec<&str> = self.name.split('.').collect();
-        let at = segments
-            .iter()
-            .position(|s| *s == "N" || *s == "n")
-            .filter(|&i| i > 0)?;
-        let prefix_len: usize = segments[..at].iter().map(|s| s.len() + 1).sum();
-        let suffix_start = prefix_len + 1;
-        Some((&self.name[..prefix_len], &self.name[suffix_start..]))
+    ///
+    /// Only the first such segment counts, and never the first segment.
+    /// Allocation-free: the emulator asks this of every parameter of every
+    /// request it validates.
+    pub(super) fn placeholder(&self) -> Option<(&str, &str)> {
+        let name = self.name.as_str();
+        let mut start = 0;
+        for (i, segment) in name.split('.').enumerate() {
+            if segment == "N" || segment == "n" {
+                return (i > 0).then(|| (&name[..start], &name[start + 1..]));
+            }
+            start += segment.len() + 1;
+        }
+        None
     }
 
     /// The name without its index segment (`PrivateIpAddress`,
@@ -127,7 +132,18 @@ impl ParamSpec {
     /// that a malformed index (`PrivateIpAddress.x`) is still recognised as
     /// this list's element and can be refused as a bad index.
     pub fn element_index<'w>(&self, wire_name: &'w str) -> Option<Option<&'w str>> {
-        match self.placeholder() {
+        self.element_index_with(self.placeholder(), wire_name)
+    }
+
+    /// [`ParamSpec::element_index`] with this parameter's
+    /// [`ParamSpec::placeholder`] already found (validation finds each
+    /// once per request, not once per received parameter).
+    pub(super) fn element_index_with<'w>(
+        &self,
+        placeholder: Option<(&str, &str)>,
+        wire_name: &'w str,
+    ) -> Option<Option<&'w str>> {
+        match placeholder {
             Some((prefix, suffix)) => {
                 let index = wire_name.strip_prefix(prefix)?.strip_suffix(suffix)?;
                 // With a suffix the index is one segment; a trailing index

@@ -113,21 +113,25 @@ impl OperationSpec {
         empty_is_absent: bool,
     ) -> Result<(), Violation> {
         // Each received parameter, tied to its spec (own parameters first).
-        let all: Vec<&ParamSpec> = self
+        // The emulator runs this on every request, so each spec's list
+        // shape is found once, not once per received parameter.
+        let shapes: Vec<(&ParamSpec, Option<(&str, &str)>)> = self
             .parameters
             .iter()
             .chain(&self.common_parameters)
+            .map(|p| (p, p.placeholder()))
             .collect();
+        let all: Vec<&ParamSpec> = shapes.iter().map(|(p, _)| *p).collect();
         let mut present: Vec<Vec<Received<'p>>> = vec![Vec::new(); all.len()];
         let mut unknown: Option<&str> = None;
         for (name, value) in params {
             if empty_is_absent && value == Some("") {
                 continue;
             }
-            match all
+            match shapes
                 .iter()
                 .enumerate()
-                .find_map(|(i, p)| p.element_index(name).map(|idx| (i, idx)))
+                .find_map(|(i, (p, shape))| p.element_index_with(*shape, name).map(|idx| (i, idx)))
             {
                 Some((i, index)) => present[i].push(Received { name, index, value }),
                 None => {
@@ -513,6 +517,27 @@ rules:
         let (kind, _, _) =
             check(&[(a, "10.0.0.1"), ("privateIpAddressSet.0.primary", "maybe")]).unwrap_err();
         assert_eq!(kind, ViolationKind::Malformed);
+    }
+
+    /// The allocation-free placeholder search gives what splitting the
+    /// name into a vector gave: the first `N`/`n` segment, never the first.
+    #[test]
+    fn placeholders_are_whole_segments_after_the_first() {
+        let shape = |name: &str| {
+            let p: ParamSpec =
+                serde_yaml::from_str(&format!("{{name: '{name}', type: string}}")).unwrap();
+            p.placeholder().map(|(a, b)| (a.to_string(), b.to_string()))
+        };
+        let some = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(shape("PrivateIpAddress.N"), some("PrivateIpAddress.", ""));
+        assert_eq!(shape("a.n.b"), some("a.", ".b"));
+        assert_eq!(shape("a.N.b.N"), some("a.", ".b.N"));
+        assert_eq!(shape("a.b.N.c.d"), some("a.b.", ".c.d"));
+        assert_eq!(shape("N.a.N"), None, "the first segment is never the index");
+        assert_eq!(shape("aN.b"), None);
+        assert_eq!(shape("a.Nb"), None);
+        assert_eq!(shape("Plain"), None);
+        assert_eq!(shape("a..N"), some("a..", ""));
     }
 
     #[test]

@@ -9,9 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use serde_json::{Map, Value};
-
-use super::{describe_page, object, OpCall, Product, RpcError};
+use super::{describe_page, object, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, Visibility, WorldError};
 
@@ -121,7 +119,7 @@ impl Product for Ecs {
         )
     }
 
-    fn operation(&self, call: &OpCall<'_>) -> Result<Value, RpcError> {
+    fn operation(&self, call: &OpCall<'_>) -> Result<Node, RpcError> {
         match call.action {
             "AssignPrivateIpAddresses" => assign(call),
             "UnassignPrivateIpAddresses" => unassign(call),
@@ -141,7 +139,7 @@ fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
     move |e| Ecs.world_error(action, e)
 }
 
-fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let region = p.value("RegionId").unwrap_or_default();
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
@@ -162,7 +160,7 @@ fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
             .assign(&scope, eni_id, &request)
             .map_err(world_error(call))?
     };
-    let ips: Vec<Value> = assigned.iter().map(|ip| ip.to_string().into()).collect();
+    let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
     Ok(object([
         ("RequestId", call.request_id.into()),
         (
@@ -171,14 +169,14 @@ fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
                 ("NetworkInterfaceId", eni_id.into()),
                 (
                     "PrivateIpSet",
-                    object([("PrivateIpAddress", Value::Array(ips))]),
+                    object([("PrivateIpAddress", Node::List(ips))]),
                 ),
             ]),
         ),
     ]))
 }
 
-fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let region = p.value("RegionId").unwrap_or_default();
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
@@ -196,7 +194,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
     Ok(object([("RequestId", call.request_id.into())]))
 }
 
-fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let region = p.value("RegionId").unwrap_or_default();
     let page_number = p.integer("PageNumber", 1);
@@ -226,33 +224,30 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
     }))
 }
 
-fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {
+fn ip_entry(ip: Ipv4Addr, primary: bool) -> Node {
     object([
-        ("PrivateIpAddress", ip.to_string().into()),
+        ("PrivateIpAddress", Node::Ip(ip)),
         ("Primary", primary.into()),
     ])
 }
 
-fn eni_json(eni: &Eni) -> Value {
+fn eni_json(eni: &Eni) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
-    let mut m = Map::new();
-    m.insert("NetworkInterfaceId".into(), eni.id.clone().into());
-    m.insert("Status".into(), eni.state.to_string().into());
-    m.insert("Type".into(), eni.eni_type.to_string().into());
-    m.insert("VpcId".into(), eni.vpc.clone().into());
-    m.insert("VSwitchId".into(), eni.subnet.clone().into());
-    m.insert("ZoneId".into(), eni.zone.clone().into());
-    m.insert("PrivateIpAddress".into(), eni.primary_ip.to_string().into());
-    m.insert("MacAddress".into(), eni.mac.clone().into());
-    m.insert(
-        "InstanceId".into(),
-        eni.instance.clone().unwrap_or_default().into(),
-    );
-    m.insert(
-        "PrivateIpSets".into(),
-        object([("PrivateIpSet", Value::Array(ips))]),
-    );
-    Value::Object(m)
+    object([
+        ("NetworkInterfaceId", eni.id.as_str().into()),
+        ("Status", eni.state.to_string().into()),
+        ("Type", eni.eni_type.to_string().into()),
+        ("VpcId", eni.vpc.as_str().into()),
+        ("VSwitchId", eni.subnet.as_str().into()),
+        ("ZoneId", eni.zone.as_str().into()),
+        ("PrivateIpAddress", Node::Ip(eni.primary_ip)),
+        ("MacAddress", eni.mac.as_str().into()),
+        (
+            "InstanceId",
+            eni.instance.as_deref().unwrap_or_default().into(),
+        ),
+        ("PrivateIpSets", object([("PrivateIpSet", Node::List(ips))])),
+    ])
 }

@@ -12,9 +12,7 @@
 
 use std::net::Ipv4Addr;
 
-use serde_json::{Map, Value};
-
-use super::{describe_page, object, OpCall, Product, RpcError};
+use super::{describe_page, object, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, EniState, Visibility, WorldError};
 
@@ -115,7 +113,7 @@ impl Product for Ens {
         )
     }
 
-    fn operation(&self, call: &OpCall<'_>) -> Result<Value, RpcError> {
+    fn operation(&self, call: &OpCall<'_>) -> Result<Node, RpcError> {
         match call.action {
             "AssignPrivateIpAddresses" => assign(call),
             "UnassignPrivateIpAddresses" => unassign(call),
@@ -147,7 +145,7 @@ fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
     move |e| Ens.world_error(action, e)
 }
 
-fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
     let request = AssignRequest {
@@ -160,20 +158,20 @@ fn assign(call: &OpCall<'_>) -> Result<Value, RpcError> {
         .world()
         .assign(&call.scope(&Ens, None), eni_id, &request)
         .map_err(world_error(call))?;
-    let ips: Vec<Value> = assigned.iter().map(|ip| ip.to_string().into()).collect();
+    let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
     Ok(object([
         ("RequestId", call.request_id.into()),
         (
             "AssignedPrivateIpAddressesSet",
             object([
                 ("NetworkInterfaceId", eni_id.into()),
-                ("PrivateIpSet", Value::Array(ips)),
+                ("PrivateIpSet", Node::List(ips)),
             ]),
         ),
     ]))
 }
 
-fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
     let ips = p.ipv4_list("PrivateIpAddress");
@@ -184,7 +182,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Value, RpcError> {
     Ok(object([("RequestId", call.request_id.into())]))
 }
 
-fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
+fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let page_number = p.integer("PageNumber", 1);
     let page_size = p.integer("PageSize", 50);
@@ -229,46 +227,40 @@ fn describe(call: &OpCall<'_>) -> Result<Value, RpcError> {
     }))
 }
 
-fn ip_entry(ip: Ipv4Addr, primary: bool) -> Value {
+fn ip_entry(ip: Ipv4Addr, primary: bool) -> Node {
     object([
-        ("PrivateIpAddress", ip.to_string().into()),
+        ("PrivateIpAddress", Node::Ip(ip)),
         ("Primary", primary.into()),
-        ("PrivateIpStatus", "Available".into()),
+        ("PrivateIpStatus", Node::Static("Available")),
     ])
 }
 
-fn eni_json(eni: &Eni, created: &str) -> Value {
+fn eni_json(eni: &Eni, created: &str) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
-    let mut m = Map::new();
-    m.insert("NetworkInterfaceId".into(), eni.id.clone().into());
-    m.insert("NetworkInterfaceName".into(), "".into());
-    m.insert("Description".into(), "".into());
-    m.insert("CreationTime".into(), created.into());
-    m.insert("Status".into(), status_word(eni.state).into());
-    m.insert("Type".into(), eni.eni_type.to_string().into());
-    m.insert("EnsRegionId".into(), eni.region.clone().into());
-    m.insert("NetworkId".into(), eni.vpc.clone().into());
-    m.insert("VSwitchId".into(), eni.subnet.clone().into());
-    m.insert(
-        "InstanceId".into(),
-        eni.instance.clone().unwrap_or_default().into(),
-    );
-    m.insert("MacAddress".into(), eni.mac.clone().into());
-    m.insert("PrimaryIp".into(), eni.primary_ip.to_string().into());
-    m.insert("PrimaryIpType".into(), "IPv4".into());
-    m.insert(
-        "PrivateIpSets".into(),
-        object([("PrivateIpSet", Value::Array(ips))]),
-    );
-    m.insert(
-        "Ipv6Sets".into(),
-        object([("Ipv6Set", Value::Array(Vec::new()))]),
-    );
-    m.insert(
-        "SecurityGroupIds".into(),
-        object([("SecurityGroup", Value::Array(Vec::new()))]),
-    );
-    Value::Object(m)
+    object([
+        ("NetworkInterfaceId", eni.id.as_str().into()),
+        ("NetworkInterfaceName", Node::Static("")),
+        ("Description", Node::Static("")),
+        ("CreationTime", created.into()),
+        ("Status", Node::Static(status_word(eni.state))),
+        ("Type", eni.eni_type.to_string().into()),
+        ("EnsRegionId", eni.region.as_str().into()),
+        ("NetworkId", eni.vpc.as_str().into()),
+        ("VSwitchId", eni.subnet.as_str().into()),
+        (
+            "InstanceId",
+            eni.instance.as_deref().unwrap_or_default().into(),
+        ),
+        ("MacAddress", eni.mac.as_str().into()),
+        ("PrimaryIp", Node::Ip(eni.primary_ip)),
+        ("PrimaryIpType", Node::Static("IPv4")),
+        ("PrivateIpSets", object([("PrivateIpSet", Node::List(ips))])),
+        ("Ipv6Sets", object([("Ipv6Set", Node::List(Vec::new()))])),
+        (
+            "SecurityGroupIds",
+            object([("SecurityGroup", Node::List(Vec::new()))]),
+        ),
+    ])
 }

@@ -24,7 +24,6 @@ mod tests;
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -32,13 +31,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use chrono::DateTime;
-use serde_json::{json, Value};
 
 use super::faults::{self, Slot, Verdict};
+pub use super::reply::Node;
 use super::world::{AccessKey, Scope, WorldError};
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::alibaba_rpc as rpc;
-use crate::dialect::{xml, DialectId};
+use crate::dialect::DialectId;
 use crate::spec::{OperationSpec, ViolationKind};
 
 /// Signature clock window, either side of the server's clock.
@@ -59,7 +58,7 @@ pub trait Product: Sync {
     fn not_permitted(&self, operation: &str) -> RpcError;
     /// Runs an operation whose request has passed every common check and
     /// the spec's validation; returns the success body.
-    fn operation(&self, call: &OpCall<'_>) -> Result<Value, RpcError>;
+    fn operation(&self, call: &OpCall<'_>) -> Result<Node, RpcError>;
 }
 
 /// The products on `/`, in the order versions are matched.
@@ -106,7 +105,7 @@ impl OpCall<'_> {
 /// empty value reads as absent (the SDKs send optional parameters empty).
 #[derive(Clone, Copy)]
 pub struct Params<'a> {
-    all: &'a [(String, String)],
+    all: &'a [rpc::Pair<'a>],
 }
 
 impl<'a> Params<'a> {
@@ -114,7 +113,7 @@ impl<'a> Params<'a> {
         self.all
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of the repeat list `stem.N`, by N (validation has
@@ -126,7 +125,7 @@ impl<'a> Params<'a> {
             .filter(|(_, v)| !v.is_empty())
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);
@@ -161,7 +160,7 @@ enum Format {
 }
 
 impl Format {
-    fn of(params: &[(String, String)]) -> Format {
+    fn of(params: &[rpc::Pair<'_>]) -> Format {
         match params.iter().find(|(k, _)| k == "Format") {
             Some((_, f)) if f.eq_ignore_ascii_case("xml") => Format::Xml,
             _ => Format::Json,
@@ -176,22 +175,23 @@ pub fn routes() -> Router<Arc<EmulatorState>> {
 }
 
 /// One request as received: method, every parameter (query, then form
-/// body) decoded in arrival order, how many came from the query, headers
-/// and the raw body.
-struct Received {
-    method: String,
-    params: Vec<(String, String)>,
+/// body) decoded in arrival order (borrowed from the request where
+/// decoding changed nothing), how many came from the query, headers and
+/// the raw body.
+struct Received<'a> {
+    method: &'a str,
+    params: Vec<rpc::Pair<'a>>,
     query_len: usize,
-    headers: HeaderMap,
-    body: Bytes,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
 }
 
-impl Received {
+impl Received<'_> {
     fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -207,21 +207,22 @@ impl Received {
 
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let body = super::read_body(body).await;
     let query = parts.uri.query().unwrap_or("");
     let oversized_query = query.len() > MAX_QUERY;
     let params = if oversized_query {
         Vec::new()
     } else {
-        rpc::parse_query(query)
+        rpc::parse_query_borrowed(query)
     };
     let query_len = params.len();
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let bytes: &[u8] = body.as_deref().unwrap_or_default();
     let mut received = Received {
-        method: parts.method.to_string(),
+        method: parts.method.as_str(),
         params,
         query_len,
-        headers: parts.headers,
-        body: body.as_ref().cloned().unwrap_or_default(),
+        headers: &parts.headers,
+        body: bytes,
     };
     // SDKs POST a form; a body of any other type carries no parameters.
     let is_form = received.header(CONTENT_TYPE.as_str()).is_none_or(|v| {
@@ -230,7 +231,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
             .starts_with("application/x-www-form-urlencoded")
     });
     if is_form && !received.body.is_empty() {
-        let form = rpc::parse_form(&received.body);
+        let form = rpc::parse_form_borrowed(received.body);
         received.params.extend(form);
     }
     let format = Format::of(&received.params);
@@ -256,7 +257,10 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         None if oversized_query => sniff_version(query),
         other => other.unwrap_or("").to_string(),
     };
-    let request_id = uuid::Uuid::new_v4().to_string().to_ascii_uppercase();
+    let request_id = super::request_id()
+        .hyphenated()
+        .encode_upper(&mut uuid::Uuid::encode_buffer())
+        .to_string();
     let product = PRODUCTS.iter().copied().find(|p| p.version() == version);
     // Too large to read, with no product named: answered as the first.
     let product = product.or(oversized.map(|_| PRODUCTS[0]));
@@ -326,7 +330,7 @@ fn process<'s>(
     v3: bool,
     request_id: &str,
     slot: &Slot,
-) -> Result<(String, Value), Failure<'s>> {
+) -> Result<(String, Node), Failure<'s>> {
     let specs = state.specs();
     let action = if v3 {
         req.header("x-acs-action").or_else(|| req.param("Action"))
@@ -380,7 +384,7 @@ fn process<'s>(
             action,
             req.params
                 .iter()
-                .map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+                .map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(RpcError::new(v.code, v.message)))?;
 
@@ -408,8 +412,8 @@ fn process<'s>(
 }
 
 /// The authenticated key of a request.
-struct Authenticated {
-    key: AccessKey,
+struct Authenticated<'s> {
+    key: &'s AccessKey,
 }
 
 fn missing(state: &EmulatorState, product: &dyn Product, name: &str) -> RpcError {
@@ -418,11 +422,11 @@ fn missing(state: &EmulatorState, product: &dyn Product, name: &str) -> RpcError
 
 /// Signature v1: the protocol's parameters, the key, the HMAC-SHA1 over
 /// every received parameter, the timestamp, the nonce.
-fn check_v1(
-    state: &EmulatorState,
+fn check_v1<'s>(
+    state: &'s EmulatorState,
     product: &dyn Product,
     req: &Received,
-) -> Result<Authenticated, RpcError> {
+) -> Result<Authenticated<'s>, RpcError> {
     let value = |name: &str| req.param(name).filter(|v| !v.is_empty());
     let timestamp_name = if value("Timestamp").is_none() && value("TimeStamp").is_some() {
         "TimeStamp"
@@ -462,12 +466,14 @@ fn check_v1(
             ),
         ));
     }
-    let at = check_time(state, value(timestamp_name).unwrap_or_default())?;
+    let now = state.now().timestamp();
+    let at = check_time(now, value(timestamp_name).unwrap_or_default())?;
     check_nonce(
         state,
         key_id,
         value("SignatureNonce").unwrap_or_default(),
         at,
+        now,
     )?;
     Ok(Authenticated { key })
 }
@@ -475,7 +481,7 @@ fn check_v1(
 /// Signature V3: the Authorization header and every header it signs, the
 /// key, the body's hash, the HMAC-SHA256 over the canonical request (built
 /// from the client's own SignedHeaders), the date, the nonce.
-fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcError> {
+fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticated<'s>, RpcError> {
     let incomplete = |why: String| {
         RpcError::new(
             "IncompleteSignature",
@@ -554,19 +560,20 @@ fn check_v3(state: &EmulatorState, req: &Received) -> Result<Authenticated, RpcE
             ),
         ));
     }
-    let at = check_time(state, signed_value("x-acs-date"))?;
+    let now = state.now().timestamp();
+    let at = check_time(now, signed_value("x-acs-date"))?;
     check_nonce(
         state,
         &auth.access_key_id,
         signed_value("x-acs-signature-nonce"),
         at,
+        now,
     )?;
     Ok(Authenticated { key })
 }
 
-fn find_key(state: &EmulatorState, key_id: &str) -> Result<AccessKey, RpcError> {
-    // The world lock is released before the HMAC.
-    state.world().access_key(key_id).cloned().ok_or_else(|| {
+fn find_key<'s>(state: &'s EmulatorState, key_id: &str) -> Result<&'s AccessKey, RpcError> {
+    state.access_key(key_id).ok_or_else(|| {
         RpcError::new(
             "InvalidAccessKeyId.NotFound",
             "Specified access key is not found.",
@@ -574,8 +581,9 @@ fn find_key(state: &EmulatorState, key_id: &str) -> Result<AccessKey, RpcError> 
     })
 }
 
-/// The timestamp parses and lies within the window; returns it (seconds).
-fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
+/// The timestamp parses and lies within the window of `now` (seconds);
+/// returns it (seconds).
+fn check_time(now: i64, timestamp: &str) -> Result<i64, RpcError> {
     let at = DateTime::parse_from_rfc3339(timestamp).map_err(|_| {
         RpcError::new(
             "InvalidTimeStamp.Format",
@@ -583,7 +591,7 @@ fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
         )
     })?;
     let at = at.timestamp();
-    if (state.now().timestamp() - at).abs() > WINDOW_SECS {
+    if (now - at).abs() > WINDOW_SECS {
         return Err(RpcError::new(
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
@@ -595,9 +603,14 @@ fn check_time(state: &EmulatorState, timestamp: &str) -> Result<i64, RpcError> {
 /// The nonce is recorded only now that the request is authentic and
 /// fresh, so a forged request cannot burn someone's nonce; it is forgotten
 /// once a replay would fail the clock window anyway.
-fn check_nonce(state: &EmulatorState, key_id: &str, nonce: &str, at: i64) -> Result<(), RpcError> {
-    let now = state.now().timestamp();
-    if !state.record_nonce(key_id, nonce, at.max(now) + WINDOW_SECS) {
+fn check_nonce(
+    state: &EmulatorState,
+    key_id: &str,
+    nonce: &str,
+    at: i64,
+    now: i64,
+) -> Result<(), RpcError> {
+    if !state.record_nonce_at(key_id, nonce, now, at.max(now) + WINDOW_SECS) {
         return Err(RpcError::new(
             "SignatureNonceUsed",
             "Specified signature nonce was used already.",
@@ -618,7 +631,7 @@ struct Reply {
     status: StatusCode,
     format: Format,
     root: String,
-    body: Value,
+    body: Node,
 }
 
 impl IntoResponse for Reply {
@@ -647,17 +660,21 @@ fn render_error(
     let status = documented
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_REQUEST);
-    let body = json!({
-        "RequestId": request_id,
-        "HostId": product.host_id(),
-        "Code": error.code,
-        "Message": error.message,
-        "Recommend": format!(
-            "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
-            error.code,
-            product.name()
+    let body = Node::obj([
+        ("RequestId", request_id.into()),
+        ("HostId", Node::Static(product.host_id())),
+        ("Code", error.code.as_str().into()),
+        ("Message", error.message.as_str().into()),
+        (
+            "Recommend",
+            format!(
+                "https://api.aliyun.com/troubleshoot?q={}&product={}&requestId={request_id}",
+                error.code,
+                product.name()
+            )
+            .into(),
         ),
-    });
+    ]);
     Reply {
         status,
         format,
@@ -667,10 +684,10 @@ fn render_error(
     .into_response()
 }
 
-fn respond(status: StatusCode, format: Format, root: &str, body: &Value) -> Response {
+fn respond(status: StatusCode, format: Format, root: &str, body: &Node) -> Response {
     let (text, content_type) = match format {
-        Format::Json => (body.to_string(), "application/json;charset=utf-8"),
-        Format::Xml => (xml::json_to_xml(root, body), "text/xml;charset=utf-8"),
+        Format::Json => (body.to_json(), "application/json;charset=utf-8"),
+        Format::Xml => (body.to_xml(root), "text/xml;charset=utf-8"),
     };
     let mut response = (status, text).into_response();
     response
@@ -687,13 +704,13 @@ pub fn describe_page<T>(
     found: &[T],
     page_number: i64,
     page_size: i64,
-    render: impl Fn(&T) -> Value,
-) -> Value {
+    render: impl Fn(&T) -> Node,
+) -> Node {
     let size = usize::try_from(page_size).unwrap_or(0);
     let skip = usize::try_from(page_number - 1)
         .unwrap_or(0)
         .saturating_mul(size);
-    let page: Vec<Value> = found.iter().skip(skip).take(size).map(render).collect();
+    let page: Vec<Node> = found.iter().skip(skip).take(size).map(render).collect();
     object([
         ("RequestId", call.request_id.into()),
         ("TotalCount", found.len().into()),
@@ -701,18 +718,12 @@ pub fn describe_page<T>(
         ("PageSize", page_size.into()),
         (
             "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Value::Array(page))]),
+            object([("NetworkInterfaceSet", Node::List(page))]),
         ),
     ])
 }
 
-/// `{k: v, ...}` built by moving values: `json!` would serialize a large
-/// value (a page of 1,000-IP ENIs) a second time.
-pub fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-    )
+/// `{k: v, ...}` with fixed keys, in order.
+pub fn object<const N: usize>(entries: [(&'static str, Node); N]) -> Node {
+    Node::obj(entries)
 }

@@ -22,18 +22,21 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use serde_json::{json, Map, Value};
 
 use super::faults::{self, Slot, Verdict};
+use super::reply::Node;
 use super::world::{
     AssignRequest, Eni, EniFilter, EniState, EniType, Scope, Visibility, WorldError,
 };
-use super::{EmulatorState, MAX_BODY, MAX_QUERY};
+use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
-use crate::dialect::{xml, DialectId};
+use crate::dialect::DialectId;
 use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::NaverVpc;
+
+/// A decoded parameter, borrowed from the request where decoding changed nothing.
+type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
 
 /// The gateway's clock window, either side of the server's clock.
 const WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -132,18 +135,18 @@ struct Reply {
     status: StatusCode,
     format: Format,
     root: String,
-    body: Value,
+    body: Node,
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let (text, content_type) = match self.format {
             Format::Json => (
-                json!({ self.root.clone(): self.body }).to_string(),
+                Node::wrap(self.root, self.body).to_json(),
                 "application/json;charset=UTF-8",
             ),
             Format::Xml => (
-                xml::json_to_xml_wrapped(&self.root, &self.body, &item_name),
+                self.body.to_xml_wrapped(&self.root, &item_name),
                 "application/xml;charset=UTF-8",
             ),
         };
@@ -165,7 +168,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let (parts, body) = request.into_parts();
     let action = action_of(parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("").to_string();
-    let body = axum::body::to_bytes(body, MAX_BODY).await;
+    let body = super::read_body(body).await;
     let is_form = parts
         .headers
         .get(CONTENT_TYPE)
@@ -175,16 +178,15 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         });
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(raw_query.as_bytes())
-        .into_owned()
-        .collect();
+    // Borrowed from the request where decoding changed nothing.
+    let mut params: Vec<Pair<'_>> = form_urlencoded::parse(raw_query.as_bytes()).collect();
     if let (true, Ok(bytes)) = (is_form, &body) {
         // A parameter in both the query and the body with the same value
         // counts once (the spec's assumption: the Go SDK writes
         // responseFormatType=json into the body, the Python SDK into the
         // query); a different value stays a duplicate and is refused.
         let in_query = params.len();
-        for pair in form_urlencoded::parse(bytes).into_owned() {
+        for pair in form_urlencoded::parse(bytes) {
             if !params[..in_query].contains(&pair) {
                 params.push(pair);
             }
@@ -194,7 +196,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let format = match params
         .iter()
         .find(|(k, _)| k == "responseFormatType")
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
     {
         None | Some("xml") => Format::Xml,
         Some(_) => Format::Json,
@@ -262,8 +264,11 @@ fn render_error(
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::BAD_REQUEST);
     if error.gateway {
-        let body =
-            json!({"errorCode": error.code, "message": error.message, "details": error.details});
+        let body = Node::obj([
+            ("errorCode", error.code.as_str().into()),
+            ("message", error.message.as_str().into()),
+            ("details", error.details.as_str().into()),
+        ]);
         return Reply {
             status,
             format: Format::Json,
@@ -276,7 +281,10 @@ fn render_error(
         status,
         format,
         root: "responseError".into(),
-        body: json!({"returnCode": error.code, "returnMessage": error.message}),
+        body: Node::obj([
+            ("returnCode", error.code.as_str().into()),
+            ("returnMessage", error.message.as_str().into()),
+        ]),
     }
     .into_response()
 }
@@ -289,9 +297,9 @@ fn process<'s>(
     action: &str,
     raw_query: &str,
     headers: &HeaderMap,
-    params: &[(String, String)],
+    params: &[Pair<'_>],
     slot: &Slot,
-) -> Result<Value, Failure<'s>> {
+) -> Result<Node, Failure<'s>> {
     let spec = state.specs().get(DIALECT, action);
     let fail = |e: NcpError| (spec, e);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -317,20 +325,23 @@ fn process<'s>(
         )));
     };
     let key = state
-        .world()
         .access_key(access_key)
-        .cloned()
         .ok_or_else(|| fail(NcpError::gateway(code::AUTH_FAILED, "Invalid access key")))?;
     // The query as received, and as decoded (the Python SDK signs it so).
     let path = format!("{}{action}", naver::PREFIX);
-    let decoded: String = params_in_query(raw_query);
-    let matches = [raw_query, decoded.as_str()].iter().any(|q| {
+    let signs = |q: &str| {
         let expected = naver::sign(
             &naver::message(method, &path, q, timestamp, access_key),
             key.secret.expose(),
         );
         constant_time_eq(expected.as_bytes(), signature.as_bytes())
-    });
+    };
+    // The decoded query is built only when the query as sent does not
+    // match (the Python SDK's signature), and checked only if it differs.
+    let matches = signs(raw_query) || {
+        let decoded = params_in_query(raw_query);
+        decoded != raw_query && signs(&decoded)
+    };
     if !matches {
         return Err(fail(NcpError::gateway(
             code::AUTH_FAILED,
@@ -372,7 +383,7 @@ fn process<'s>(
         .validate(
             DIALECT,
             action,
-            params.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))),
+            params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
     if let Some(spec) = spec {
@@ -399,7 +410,7 @@ fn process<'s>(
                 params
                     .iter()
                     .find(|(k, v)| k == "regionCode" && !v.is_empty())
-                    .map_or(DEFAULT_REGION, |(_, v)| v.as_str()),
+                    .map_or(DEFAULT_REGION, |(_, v)| v.as_ref()),
             ),
         },
     };
@@ -422,7 +433,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Call<'a> {
     state: &'a EmulatorState,
     action: &'a str,
-    params: &'a [(String, String)],
+    params: &'a [Pair<'a>],
     scope: Scope<'a>,
 }
 
@@ -431,7 +442,7 @@ impl<'a> Call<'a> {
         self.params
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The values of a 1-based list `stem.N`, by N.
@@ -441,7 +452,7 @@ impl<'a> Call<'a> {
             .iter()
             .filter_map(|(k, v)| {
                 let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_str()))
+                Some((n, v.as_ref()))
             })
             .collect();
         items.sort_unstable_by_key(|(n, _)| *n);
@@ -456,7 +467,7 @@ impl<'a> Call<'a> {
     }
 }
 
-fn operation(call: &Call<'_>) -> Result<Value, NcpError> {
+fn operation(call: &Call<'_>) -> Result<Node, NcpError> {
     match call.action {
         "assignSecondaryIps" => assign(call),
         "unassignSecondaryIps" => unassign(call),
@@ -539,18 +550,18 @@ fn interface_no<'a>(call: &Call<'a>) -> &'a str {
 }
 
 /// The reply of every operation: the interfaces, wrapped.
-fn reply(call: &Call<'_>, enis: &[&Eni]) -> Value {
-    let list: Vec<Value> = enis.iter().map(|e| nic_json(call.state, e)).collect();
-    json!({
-        "requestId": uuid::Uuid::new_v4().to_string(),
-        "returnCode": "0",
-        "returnMessage": "success",
-        "totalRows": list.len(),
-        "networkInterfaceList": list,
-    })
+fn reply(call: &Call<'_>, enis: &[&Eni]) -> Node {
+    let list: Vec<Node> = enis.iter().map(|e| nic_json(call.state, e)).collect();
+    Node::obj([
+        ("requestId", super::request_id().to_string().into()),
+        ("returnCode", Node::Static("0")),
+        ("returnMessage", Node::Static("success")),
+        ("totalRows", list.len().into()),
+        ("networkInterfaceList", Node::List(list)),
+    ])
 }
 
-fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
+fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
     let eni_id = interface_no(call);
     let reassign = call
         .value("allowReassign")
@@ -586,7 +597,7 @@ fn assign(call: &Call<'_>) -> Result<Value, NcpError> {
     Ok(reply(call, &[eni]))
 }
 
-fn unassign(call: &Call<'_>) -> Result<Value, NcpError> {
+fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
     let eni_id = interface_no(call);
     let mut world = call.state.world();
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
@@ -620,7 +631,7 @@ fn refuse_while_set(eni: &Eni) -> Result<(), NcpError> {
 
 /// An interface the caller cannot see is no error: an empty list (what
 /// terraform-provider-ncloud reads as "gone").
-fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
+fn detail(call: &Call<'_>) -> Result<Node, NcpError> {
     let world = call.state.world();
     let found: Vec<&Eni> = world
         .eni(&call.scope, interface_no(call))
@@ -629,7 +640,7 @@ fn detail(call: &Call<'_>) -> Result<Value, NcpError> {
     Ok(reply(call, &found))
 }
 
-fn list(call: &Call<'_>) -> Result<Value, NcpError> {
+fn list(call: &Call<'_>) -> Result<Node, NcpError> {
     let page_no = call
         .value("pageNo")
         .and_then(|v| v.parse::<usize>().ok())
@@ -670,7 +681,7 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
                     .iter()
                     .any(|ip| e.secondaries().any(|s| s == *ip))
         })
-        .filter(|e| status_code.is_none_or(|c| status(e)["code"] == c))
+        .filter(|e| status_code.is_none_or(|c| status(e).0 == c))
         .filter(|e| is_default.is_none_or(|d| d == (e.eni_type == EniType::Primary)))
         .filter(|e| device.is_none_or(|d| d == device_name(e)))
         .collect();
@@ -687,7 +698,7 @@ fn list(call: &Call<'_>) -> Result<Value, NcpError> {
             .collect()
     };
     let mut body = reply(call, &page);
-    body["totalRows"] = total.into();
+    body.set("totalRows", total.into());
     Ok(body)
 }
 
@@ -707,7 +718,7 @@ fn nic_name(eni: &Eni) -> String {
 
 /// The status an interface reads: `SET` while a change runs, else in use
 /// or not by whether it is attached.
-fn status(eni: &Eni) -> Value {
+fn status(eni: &Eni) -> (&'static str, &'static str) {
     let (code, name) = if eni.running_task().is_some() {
         ("SET", "Configuring")
     } else if eni.state == EniState::InUse {
@@ -715,45 +726,51 @@ fn status(eni: &Eni) -> Value {
     } else {
         ("NOTUSED", "Not used")
     };
-    json!({"code": code, "codeName": name})
+    (code, name)
 }
 
-fn nic_json(_state: &EmulatorState, eni: &Eni) -> Value {
-    let mut m = Map::new();
-    m.insert("networkInterfaceNo".into(), eni.id.clone().into());
-    m.insert("networkInterfaceName".into(), nic_name(eni).into());
-    m.insert("subnetNo".into(), eni.subnet.clone().into());
-    m.insert(
-        "deleteOnTermination".into(),
-        (eni.eni_type == EniType::Primary).into(),
-    );
-    m.insert(
-        "isDefault".into(),
-        (eni.eni_type == EniType::Primary).into(),
-    );
+fn nic_json(_state: &EmulatorState, eni: &Eni) -> Node {
+    let primary = eni.eni_type == EniType::Primary;
+    let (code, name) = status(eni);
+    let mut m = Node::obj([
+        ("networkInterfaceNo", eni.id.as_str().into()),
+        ("networkInterfaceName", nic_name(eni).into()),
+        ("subnetNo", eni.subnet.as_str().into()),
+        ("deleteOnTermination", primary.into()),
+        ("isDefault", primary.into()),
+    ]);
     // Only an attached interface has a device and a server (the spec's
     // rendering assumption; seed 004's example is an attached one).
     if eni.instance.is_some() {
-        m.insert("deviceName".into(), device_name(eni).into());
+        m.set("deviceName", Node::Static(device_name(eni)));
     }
-    m.insert("networkInterfaceStatus".into(), status(eni));
-    if let Some(instance) = &eni.instance {
-        m.insert(
-            "instanceType".into(),
-            json!({"code": "VSVR", "codeName": "Server (VPC)"}),
-        );
-        m.insert("instanceNo".into(), instance.clone().into());
-    }
-    m.insert("ip".into(), eni.primary_ip.to_string().into());
-    m.insert("macAddress".into(), eni.mac.to_ascii_uppercase().into());
-    m.insert("enableFlowLog".into(), false.into());
-    m.insert("accessControlGroupNoList".into(), Value::Array(Vec::new()));
-    m.insert("networkInterfaceDescription".into(), "".into());
-    m.insert(
-        "secondaryIpList".into(),
-        Value::Array(eni.secondaries().map(|ip| ip.to_string().into()).collect()),
+    m.set(
+        "networkInterfaceStatus",
+        Node::obj([
+            ("code", Node::Static(code)),
+            ("codeName", Node::Static(name)),
+        ]),
     );
-    Value::Object(m)
+    if let Some(instance) = &eni.instance {
+        m.set(
+            "instanceType",
+            Node::obj([
+                ("code", Node::Static("VSVR")),
+                ("codeName", Node::Static("Server (VPC)")),
+            ]),
+        );
+        m.set("instanceNo", instance.as_str().into());
+    }
+    m.set("ip", Node::Ip(eni.primary_ip));
+    m.set("macAddress", eni.mac.to_ascii_uppercase().into());
+    m.set("enableFlowLog", false.into());
+    m.set("accessControlGroupNoList", Node::List(Vec::new()));
+    m.set("networkInterfaceDescription", Node::Static(""));
+    m.set(
+        "secondaryIpList",
+        Node::List(eni.secondaries().map(Node::Ip).collect()),
+    );
+    m
 }
 
 #[cfg(test)]

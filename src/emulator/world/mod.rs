@@ -18,6 +18,7 @@ pub mod file;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use ipnet::Ipv4Net;
@@ -333,7 +334,8 @@ pub struct Region {
 /// and keeps an address from being handed to two ENIs.
 #[derive(Clone)]
 pub struct World {
-    keys: HashMap<String, AccessKey>,
+    /// Fixed once built: the emulator reads them without the world's lock.
+    keys: Arc<HashMap<String, AccessKey>>,
     regions: HashMap<String, Region>,
     /// VPC id -> (account, region).
     vpcs: HashMap<String, (String, String)>,
@@ -568,7 +570,7 @@ impl World {
                     )
                 })
                 .collect(),
-            keys,
+            keys: Arc::new(keys),
             vpcs: file
                 .vpcs
                 .iter()
@@ -759,6 +761,12 @@ impl World {
 
     pub fn access_key(&self, id: &str) -> Option<&AccessKey> {
         self.keys.get(id)
+    }
+
+    /// Every access key; they never change once the world is built, so
+    /// the emulator keeps this and verifies signatures without the lock.
+    pub fn access_keys(&self) -> Arc<HashMap<String, AccessKey>> {
+        Arc::clone(&self.keys)
     }
 
     pub fn subnet(&self, id: &str) -> Option<&Subnet> {
