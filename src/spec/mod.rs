@@ -329,7 +329,7 @@ impl OperationSpec {
         validator
             .iter_errors(body)
             .map(|e| Finding::SchemaViolation {
-                pointer: e.instance_path.to_string(),
+                pointer: e.instance_path().to_string(),
                 message: e.to_string(),
             })
             .collect()
