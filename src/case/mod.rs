@@ -21,7 +21,7 @@ use regex::Regex;
 use crate::dialect::{DialectId, Method};
 use crate::spec::Kind;
 
-pub use load::{load_dir, load_file, parse_file};
+pub use load::{load_dir, load_dir_where, load_file, parse_file};
 pub use matcher::{Expected, Matcher, Var, Vars};
 pub use path::BodyPath;
 pub use template::Template;

@@ -296,6 +296,13 @@ impl SpecSet {
         self.every_part().flat_map(|p| p.operations.values())
     }
 
+    /// Every operation spec of one dialect, by name.
+    pub fn all_of(&self, dialect: DialectId) -> impl Iterator<Item = &OperationSpec> {
+        self.part(dialect)
+            .into_iter()
+            .flat_map(|p| p.operations.values())
+    }
+
     /// The dialect's portable binding, when it has one.
     pub fn binding(&self, dialect: DialectId) -> Option<&crate::portable::Binding> {
         self.part(dialect)?.binding.as_ref()
