@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use regex::Regex;
 use serde::Deserialize;
 
 use super::{
-    list_placeholder, BodyPath, Case, CaseFile, Expect, Matcher, ParamValue, Power, Requires, Step,
-    Template, Wait,
+    list_placeholder, BodyPath, Case, CaseFile, Expect, Matcher, ParamValue, Pattern, Power,
+    Requires, Step, Template, Wait,
 };
 use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::{DialectId, Method};
@@ -847,7 +846,7 @@ fn convert_steps(
             Some(RawExpect {
                 error: Some(err), ..
             }) => {
-                let message = match err.message.as_deref().map(Regex::new).transpose() {
+                let message = match err.message.as_deref().map(Pattern::new).transpose() {
                     Ok(m) => m,
                     Err(e) => {
                         diags.push(place(
