@@ -729,7 +729,16 @@ mod tests {
 
     #[test]
     fn a_pattern_is_refused_in_the_words_of_the_regex_crate_and_matches_as_it() {
-        for pattern in ["(", "[a-", "a{2,1}", "(?<n>a)(?<n>b)", "\\", "x**", "\\p{Nope}", "ok"] {
+        for pattern in [
+            "(",
+            "[a-",
+            "a{2,1}",
+            "(?<n>a)(?<n>b)",
+            "\\",
+            "x**",
+            "\\p{Nope}",
+            "ok",
+        ] {
             let ours = Pattern::new(pattern).map(|_| ());
             let theirs = Regex::new(pattern).map(|_| ()).map_err(|e| e.to_string());
             assert_eq!(ours, theirs, "{pattern}");

@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-
 use crate::dialect::{DialectId, Method};
 use crate::spec::Kind;
 
