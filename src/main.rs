@@ -565,7 +565,11 @@ fn profile_target(
 }
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
-    let project = Project::load(&paths(&args.inputs)).map_err(invalid)?;
+    // Only the files that may hold a selected case are parsed.
+    let project = Project::load_where(&paths(&args.inputs), &|dialect, group, text| {
+        args.selection.may_pick(dialect, group, text)
+    })
+    .map_err(invalid)?;
     let client = args
         .client
         .policy()
@@ -662,7 +666,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
             })
         })
         .collect();
-    let coverage = ipconform::coverage::Coverage::compute(project.specs, &ran).of_dialects_in(&ran);
+    let coverage = ipconform::coverage::Coverage::of_cases(project.specs, &ran);
     let info = RunInfo {
         run_id,
         started_at: chrono::Utc::now().to_rfc3339(),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::case::CaseFile;
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::dialect::DialectId;
 use crate::emulator::world::WorldFile;
 use crate::spec::SpecSet;
 
@@ -44,12 +45,26 @@ pub struct Project {
 
 impl Project {
     pub fn load(paths: &Paths) -> Result<Project, Diagnostics> {
+        Project::load_where(paths, &|_, _, _| true)
+    }
+
+    /// Like [`Project::load`], with only the case files and portable
+    /// scenario files that may hold a case `keep` wants (given a dialect,
+    /// a group and the file's text): a run of a few cases parses only
+    /// their files, and the built-in specs of only their dialects.
+    pub fn load_where(
+        paths: &Paths,
+        keep: &dyn Fn(DialectId, &str, &str) -> bool,
+    ) -> Result<Project, Diagnostics> {
         let specs = match &paths.specs {
             Some(dir) => SpecSet::load_dir(dir).map(|s| &*Box::leak(Box::new(s))),
             None => Ok(SpecSet::embedded()),
         };
-        let cases = crate::case::load_dir(&paths.cases);
-        let scenarios = crate::portable::load_dir(&paths.cases.join(crate::portable::FOLDER));
+        let cases = crate::case::load_dir_where(&paths.cases, keep);
+        let scenarios = crate::portable::load_dir_where(
+            &paths.cases.join(crate::portable::FOLDER),
+            &|group, text| DialectId::ALL.iter().any(|&d| keep(d, group, text)),
+        );
         let world = match &paths.world {
             Some(path) => load_world(path),
             None => WorldFile::builtin().map_err(|e| Diagnostic::new("world", e.to_string())),

@@ -24,6 +24,7 @@ use std::sync::{Mutex, OnceLock};
 
 use libtest_mimic::{Arguments, Failed, Trial};
 
+use ipconform::dialect::DialectId;
 use ipconform::profile::Profile;
 use ipconform::project::{Paths, Project};
 use ipconform::report::failure_text;
@@ -64,7 +65,23 @@ fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let run_id = ipconform::report::new_run_id();
     let report_dir = std::env::var_os("IPCONFORM_REPORT_DIR").map(PathBuf::from);
-    let (trials, harness) = match Project::load(&Paths::under(root)) {
+    // The built-in specs are this checkout's (build.rs embeds them and
+    // Cargo rebuilds when one changes), loaded a dialect at a time.
+    let paths = Paths {
+        specs: None,
+        ..Paths::under(root)
+    };
+    // cargo-nextest runs each trial in a process of its own, `--exact
+    // NAME`: such a process reads only the file that holds NAME's case,
+    // and the specs of its dialect.
+    let only = one_case(&args);
+    let loaded = match &only {
+        Some((dialect, group)) => {
+            Project::load_where(&paths, &|d, g, _| d == *dialect && g == group)
+        }
+        None => Project::load(&paths),
+    };
+    let (trials, harness) = match loaded {
         Ok(project) => {
             let project: &'static Project = Box::leak(Box::new(project));
             match target(project, &run_id, report_dir.as_deref()) {
@@ -78,7 +95,7 @@ fn main() -> ExitCode {
                         started: std::time::Instant::now(),
                         report_dir,
                     };
-                    (trials(&harness), Some(harness))
+                    (trials(&harness, only.is_none()), Some(harness))
                 }
                 Err(problem) => (
                     vec![Trial::test("load::target", move || {
@@ -106,6 +123,19 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     conclusion.exit_code()
+}
+
+/// The dialect and group of the case `--exact NAME` names, when NAME is
+/// a case's address (`<target>::<dialect>::<group>::<id>`): the group is
+/// the stem of the file that holds it (`portable.<stem>` for a portable
+/// scenario), so that file is the only one such a process needs to read.
+fn one_case(args: &Arguments) -> Option<(DialectId, String)> {
+    let name = args.filter.as_deref().filter(|_| args.exact)?;
+    let (_target, address) = name.split_once("::")?;
+    let mut parts = address.splitn(3, "::");
+    let dialect = parts.next()?.parse::<DialectId>().ok()?;
+    let (group, _id) = (parts.next()?, parts.next()?);
+    Some((dialect, group.to_string()))
 }
 
 /// The embedded emulator, or the profile `IPCONFORM_TARGET` names.
@@ -142,18 +172,22 @@ fn target(
     })))
 }
 
-fn trials(h: &Harness) -> Vec<Trial> {
+/// The lint trial only when every file was loaded (`whole`).
+fn trials(h: &Harness, whole: bool) -> Vec<Trial> {
     let (project, target, runner) = (h.project, h.target, h.runner);
-    let mut trials = vec![Trial::test("lint::cases-match-specs", move || {
-        let findings =
-            ipconform::lint::lint(project.specs, &project.cases, &project.world.fixtures);
-        if findings.is_empty() {
-            Ok(())
-        } else {
-            let text: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
-            Err(Failed::from(text.join("\n")))
-        }
-    })];
+    let mut trials = Vec::new();
+    trials.extend(whole.then(|| {
+        Trial::test("lint::cases-match-specs", move || {
+            let findings =
+                ipconform::lint::lint(project.specs, &project.cases, &project.world.fixtures);
+            if findings.is_empty() {
+                Ok(())
+            } else {
+                let text: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
+                Err(Failed::from(text.join("\n")))
+            }
+        })
+    }));
     for file in &project.cases {
         for case in &file.cases {
             let name = case.address(target.name(), file);
@@ -266,9 +300,10 @@ fn write_report(h: &Harness, dir: &Path) -> std::io::Result<()> {
         targets: vec![h.target.name().to_string()],
         cases: results.len(),
         version: env!("CARGO_PKG_VERSION"),
-        coverage: Some(
-            ipconform::coverage::Coverage::compute(h.project.specs, &ran).of_dialects_in(&ran),
-        ),
+        coverage: Some(ipconform::coverage::Coverage::of_cases(
+            h.project.specs,
+            &ran,
+        )),
     };
     let report = ipconform::report::model::RunReport::build(
         &info,

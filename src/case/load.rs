@@ -5,12 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-use regex::Regex;
 use serde::Deserialize;
 
 use super::{
-    list_placeholder, BodyPath, Case, CaseFile, Expect, Matcher, ParamValue, Power, Requires, Step,
-    Template, Wait,
+    list_placeholder, BodyPath, Case, CaseFile, Expect, Matcher, ParamValue, Pattern, Power,
+    Requires, Step, Template, Wait,
 };
 use crate::diag::{find_key, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::{DialectId, Method};
@@ -137,6 +136,15 @@ struct RawError {
 /// holds emulator fixtures and `portable/` vendor-neutral scenarios, which
 /// [`crate::portable`] reads: both are skipped). Reports all problems at once.
 pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
+    load_dir_where(dir, &|_, _, _| true)
+}
+
+/// Like [`load_dir`], parsing only the files `keep` accepts, given the
+/// dialect of their folder, their group (the file stem) and their text.
+pub fn load_dir_where(
+    dir: &Path,
+    keep: &dyn Fn(DialectId, &str, &str) -> bool,
+) -> Result<Vec<CaseFile>, Diagnostics> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
     let mut subdirs: Vec<_> = match std::fs::read_dir(dir) {
@@ -177,7 +185,21 @@ pub fn load_dir(dir: &Path) -> Result<Vec<CaseFile>, Diagnostics> {
             }
         };
         for path in paths {
-            match load_file(&path) {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    diags.push(Diagnostic::new(
+                        path.display().to_string(),
+                        format!("failed to read: {e}"),
+                    ));
+                    continue;
+                }
+            };
+            let group = path.file_stem().unwrap_or_default().to_string_lossy();
+            if !keep(folder_dialect, &group, &text) {
+                continue;
+            }
+            match parse_file(&path, text) {
                 Ok(file) if file.dialect != folder_dialect => {
                     let (line, col) =
                         find_key(&file.text, "dialect", 1, usize::MAX).unwrap_or((1, 1));
@@ -824,7 +846,7 @@ fn convert_steps(
             Some(RawExpect {
                 error: Some(err), ..
             }) => {
-                let message = match err.message.as_deref().map(Regex::new).transpose() {
+                let message = match err.message.as_deref().map(Pattern::new).transpose() {
                     Ok(m) => m,
                     Err(e) => {
                         diags.push(place(

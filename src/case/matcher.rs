@@ -15,6 +15,8 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
+use std::sync::{Arc, OnceLock};
+
 use regex::Regex;
 use serde_json::Value;
 
@@ -75,10 +77,54 @@ impl Comparison {
     }
 }
 
+/// A regular expression of a case (`regex:`, an error's `message:`):
+/// checked when its case loads, so that a bad one is reported there with
+/// its place, and compiled the first time it is matched. Compiling is the
+/// costly part and most cases loaded are never run (lint, `--filter`).
+#[derive(Clone)]
+pub struct Pattern {
+    source: String,
+    compiled: Arc<OnceLock<Option<Regex>>>,
+}
+
+impl Pattern {
+    /// The pattern, if it parses; the error reads as the `regex` crate's.
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        // `regex` parses with these same defaults and reports a syntax
+        // error in these words.
+        regex_syntax::Parser::new()
+            .parse(source)
+            .map_err(|e| e.to_string())?;
+        Ok(Pattern {
+            source: source.to_string(),
+            compiled: Arc::new(OnceLock::new()),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether `text` matches. A pattern that parses but is too big to
+    /// compile (past the `regex` crate's size limit) matches nothing.
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| Regex::new(&self.source).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(text))
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Equals(Expected),
-    Regex(Regex),
+    Regex(Pattern),
     Uuid,
     Ipv4,
     Contains(Expected),
@@ -350,7 +396,7 @@ impl Matcher {
             "contains" => Ok(Matcher::Contains(Expected::from_yaml(arg)?)),
             "regex" => {
                 let pattern = arg.as_str().ok_or("`regex:` takes a string")?;
-                Regex::new(pattern)
+                Pattern::new(pattern)
                     .map(Matcher::Regex)
                     .map_err(|e| format!("invalid regex: {e}"))
             }
@@ -680,6 +726,28 @@ fn yaml_kind(v: &serde_yaml::Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_is_refused_in_the_words_of_the_regex_crate_and_matches_as_it() {
+        for pattern in [
+            "(",
+            "[a-",
+            "a{2,1}",
+            "(?<n>a)(?<n>b)",
+            "\\",
+            "x**",
+            "\\p{Nope}",
+            "ok",
+        ] {
+            let ours = Pattern::new(pattern).map(|_| ());
+            let theirs = Regex::new(pattern).map(|_| ()).map_err(|e| e.to_string());
+            assert_eq!(ours, theirs, "{pattern}");
+        }
+        let p = Pattern::new("(?i)not found").unwrap();
+        assert!(p.is_match("The ENI was NOT FOUND."));
+        assert!(!p.clone().is_match("found"));
+        assert_eq!(p.as_str(), "(?i)not found");
+    }
     use serde_json::json;
 
     fn m(yaml: &str) -> Matcher {

@@ -16,13 +16,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use regex::Regex;
-
 use crate::dialect::{DialectId, Method};
 use crate::spec::Kind;
 
-pub use load::{load_dir, load_file, parse_file};
-pub use matcher::{Expected, Matcher, Var, Vars};
+pub use load::{load_dir, load_dir_where, load_file, parse_file};
+pub use matcher::{Expected, Matcher, Pattern, Var, Vars};
 pub use path::BodyPath;
 pub use template::Template;
 
@@ -133,7 +131,7 @@ pub enum Expect {
         /// open.
         codes: Vec<String>,
         numeric_code: Option<i64>,
-        message: Option<Regex>,
+        message: Option<Pattern>,
         /// A neutral outcome (portable scenarios): any code whose catalog
         /// entry has this kind is accepted, templated codes included;
         /// `codes` then lists the catalog's codes of that kind, for the

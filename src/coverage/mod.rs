@@ -220,6 +220,19 @@ impl Coverage {
         )
     }
 
+    /// The coverage of the dialects some case file is of, computed for
+    /// those alone: `compute(specs, files).of_dialects_in(files)`, without
+    /// reading the other dialects' specs.
+    pub fn of_cases(specs: &SpecSet, files: &[CaseFile]) -> Coverage {
+        Coverage::from_dialects(
+            DialectId::ALL
+                .iter()
+                .filter(|&&d| files.iter().any(|f| f.dialect == d))
+                .filter_map(|&d| DialectCoverage::compute(specs, files, d))
+                .collect(),
+        )
+    }
+
     /// The same coverage restricted to one dialect, totals included.
     pub fn only(self, dialect: DialectId) -> Coverage {
         Coverage::from_dialects(
@@ -279,7 +292,7 @@ impl Coverage {
 impl DialectCoverage {
     fn compute(specs: &SpecSet, files: &[CaseFile], dialect: DialectId) -> Option<DialectCoverage> {
         let common_spec = specs.dialect(dialect)?;
-        let ops: Vec<_> = specs.all().filter(|s| s.dialect == dialect).collect();
+        let ops: Vec<_> = specs.all_of(dialect).collect();
         if ops.is_empty() {
             return None;
         }

@@ -213,7 +213,7 @@ pub fn check(fault: &FaultSpec, specs: &SpecSet) -> Result<(), String> {
     for &dialect in &dialects {
         match &fault.operation {
             Some(op) => scope.extend(specs.get(dialect, op)),
-            None => scope.extend(specs.all().filter(|s| s.dialect == dialect)),
+            None => scope.extend(specs.all_of(dialect)),
         }
     }
     if scope.is_empty() {

@@ -35,7 +35,7 @@ use crate::spec::Kind;
 
 pub use binding::Binding;
 pub use compile::{compile, Compiled};
-pub use scenario::{load_dir, parse_file};
+pub use scenario::{load_dir, load_dir_where, parse_file};
 
 /// The folder of `cases/` that holds scenario files.
 pub const FOLDER: &str = "portable";

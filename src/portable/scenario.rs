@@ -93,6 +93,15 @@ struct RawStep {
 
 /// Loads every scenario file in `dir`; a missing folder holds none.
 pub fn load_dir(dir: &Path) -> Result<Vec<ScenarioFile>, Diagnostics> {
+    load_dir_where(dir, &|_, _| true)
+}
+
+/// Like [`load_dir`], parsing only the files `keep` accepts, given their
+/// group (`portable.<stem>`) and their text.
+pub fn load_dir_where(
+    dir: &Path,
+    keep: &dyn Fn(&str, &str) -> bool,
+) -> Result<Vec<ScenarioFile>, Diagnostics> {
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
@@ -110,6 +119,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ScenarioFile>, Diagnostics> {
                 continue;
             }
         };
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        if !keep(&format!("{}.{stem}", super::FOLDER), &text) {
+            continue;
+        }
         match parse_file(&path, text) {
             Ok(f) => files.push(f),
             Err(mut d) => diags.append(&mut d.0),

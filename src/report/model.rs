@@ -798,7 +798,7 @@ mod tests {
         let value = serde_json::to_value(&report).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&value)
-            .map(|e| format!("{e} at {}", e.instance_path))
+            .map(|e| format!("{e} at {}", e.instance_path()))
             .collect();
         assert!(errors.is_empty(), "{errors:#?}");
         let back: RunReport = serde_json::from_value(value).unwrap();

@@ -1,9 +1,10 @@
 //! The specs and the default world as built into the binary (see
-//! `build.rs`), parsed once per process.
+//! `build.rs`). [`SpecSet::embedded`](super::SpecSet::embedded) reads them
+//! one dialect at a time.
 
-use std::sync::OnceLock;
+use crate::dialect::DialectId;
 
-use super::{SourceFile, SpecSet};
+use super::SourceFile;
 
 mod files {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -14,27 +15,42 @@ pub fn default_world_text() -> &'static str {
     files::DEFAULT_WORLD
 }
 
-/// The built-in specs. They were checked when the crate was tested; a
-/// build whose specs do not load is a broken build, reported here as an
-/// empty set plus the diagnostics, never as a panic.
-pub(super) fn specs() -> &'static SpecSet {
-    static SPECS: OnceLock<SpecSet> = OnceLock::new();
-    SPECS.get_or_init(|| match SpecSet::load_files(&sources()) {
-        Ok(specs) => specs,
-        Err(diagnostics) => {
-            eprintln!("error: the built-in specs do not load:\n{diagnostics}");
-            SpecSet::empty()
-        }
-    })
-}
-
 /// The built-in spec files.
 pub fn sources() -> Vec<SourceFile> {
+    files::SPEC_FILES.iter().map(source).collect()
+}
+
+fn source(&(path, text): &(&str, &str)) -> SourceFile {
+    SourceFile {
+        path: path.to_string(),
+        text: text.to_string(),
+    }
+}
+
+/// The folder a built-in spec file sits in (`alibaba-ecs`, `_family`).
+fn folder(path: &str) -> &str {
+    path.rsplit('/').nth(1).unwrap_or_default()
+}
+
+/// The dialects the built-in specs have a folder for.
+pub(super) fn dialects() -> Vec<DialectId> {
+    let mut out: Vec<DialectId> = files::SPEC_FILES
+        .iter()
+        .filter_map(|(path, _)| folder(path).parse().ok())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The built-in files one dialect loads from: its own folder and the
+/// families (which its `_common.yaml` may name).
+pub(super) fn sources_of(dialect: DialectId) -> Vec<SourceFile> {
     files::SPEC_FILES
         .iter()
-        .map(|(path, text)| SourceFile {
-            path: path.to_string(),
-            text: text.to_string(),
+        .filter(|(path, _)| {
+            let folder = folder(path);
+            folder == dialect.as_str() || folder == "_family"
         })
+        .map(source)
         .collect()
 }

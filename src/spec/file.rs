@@ -16,7 +16,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::validate::Validation;
-use super::{diag, Catalog, DialectSpec, OperationSpec, SpecSet};
+use super::{
+    diag, Catalog, DialectSpec, DialectSpecs, OperationSpec, Part, ResponseSchema, SpecSet,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 
@@ -519,7 +521,17 @@ fn folder_and_stem(path: &str) -> (String, String) {
 /// The stem of a dialect's portable binding.
 const PORTABLE_STEM: &str = "_portable";
 
-pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
+/// When response schemas become validators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Schemas {
+    /// Now, each checked against its meta-schema, a bad one reported with
+    /// the others.
+    AtLoad,
+    /// On the first body checked against each (specs already checked).
+    OnFirstUse,
+}
+
+pub(super) fn load(files: &[SourceFile], schemas: Schemas) -> Result<SpecSet, Diagnostics> {
     let mut diags = Vec::new();
 
     let mut families: BTreeMap<String, FamilyFile> = BTreeMap::new();
@@ -676,18 +688,20 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
             }
         }
         let response_schema = match &op.response {
-            Some(r) => match jsonschema::validator_for(&r.schema) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    diags.push(diag(
-                        &f.path,
-                        &f.text,
-                        "schema",
-                        format!("the response schema is not a valid JSON Schema: {e}"),
-                    ));
-                    None
+            Some(r) => {
+                let schema = ResponseSchema::new(r.schema.clone());
+                if schemas == Schemas::AtLoad {
+                    if let Err(e) = schema.validator() {
+                        diags.push(diag(
+                            &f.path,
+                            &f.text,
+                            "schema",
+                            format!("the response schema is not a valid JSON Schema: {e}"),
+                        ));
+                    }
                 }
-            },
+                Some(schema)
+            }
             None => None,
         };
         let Some(common) = dialects.get(&dialect) else {
@@ -757,15 +771,29 @@ pub(super) fn load(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
             Err(mut d) => diags.append(&mut d),
         }
     }
-    if diags.is_empty() {
-        Ok(SpecSet {
-            operations,
-            dialects,
-            bindings,
-        })
-    } else {
-        Err(Diagnostics(diags))
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
     }
+    let mut parts: BTreeMap<DialectId, DialectSpecs> = BTreeMap::new();
+    for (dialect, common) in dialects {
+        parts.entry(dialect).or_default().common = Some(common);
+    }
+    for ((dialect, name), op) in operations {
+        parts
+            .entry(dialect)
+            .or_default()
+            .operations
+            .insert(name, op);
+    }
+    for (dialect, binding) in bindings {
+        parts.entry(dialect).or_default().binding = Some(binding);
+    }
+    Ok(SpecSet {
+        parts: parts
+            .into_iter()
+            .map(|(d, specs)| (d, Part::loaded(specs)))
+            .collect(),
+    })
 }
 
 fn check_catalog(errors: &[ErrorEntry], f: &SourceFile, diags: &mut Vec<Diagnostic>) {
@@ -909,7 +937,11 @@ mod tests {
                 .collect::<String>()
             ),
         };
-        let loads = |row: &str| load(&[common(row)]).map(|_| ()).map_err(|d| d.to_string());
+        let loads = |row: &str| {
+            load(&[common(row)], Schemas::AtLoad)
+                .map(|_| ())
+                .map_err(|d| d.to_string())
+        };
         assert_eq!(
             loads("{status: 400, code: Boom, producible: false, unproducible_reason: internal}"),
             Ok(())

@@ -17,6 +17,7 @@ pub mod xml;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
@@ -28,13 +29,64 @@ pub use file::{
 };
 pub use validate::{Reply, Validation, Violation, ViolationKind};
 
-/// Every spec of every dialect, keyed by dialect and operation name.
+/// Every spec of every dialect, one part per dialect.
+///
+/// A set read from a folder is loaded and checked whole, so that every
+/// problem is reported at once. The set built into the binary was checked
+/// when the crate was tested; it loads one dialect at a time, on the first
+/// question about that dialect, so that a run of one dialect's cases (a
+/// single trial under cargo-nextest, `ipconform run --filter`) reads and
+/// builds nothing of the others.
 pub struct SpecSet {
-    operations: BTreeMap<(DialectId, String), OperationSpec>,
-    dialects: BTreeMap<DialectId, DialectSpec>,
-    /// Each dialect's portable binding (`_portable.yaml`), checked against
-    /// its operations.
-    bindings: BTreeMap<DialectId, crate::portable::Binding>,
+    parts: BTreeMap<DialectId, Part>,
+}
+
+/// One dialect's specs: loaded, or to be loaded from `source` on first use.
+struct Part {
+    loaded: OnceLock<DialectSpecs>,
+    /// Gives the dialect's files (its folder and the families) when the
+    /// part was not loaded with the set.
+    source: Option<fn(DialectId) -> Vec<SourceFile>>,
+}
+
+/// What one dialect's spec files say.
+#[derive(Default)]
+struct DialectSpecs {
+    common: Option<DialectSpec>,
+    operations: BTreeMap<String, OperationSpec>,
+    /// The portable binding (`_portable.yaml`), checked against the
+    /// operations.
+    binding: Option<crate::portable::Binding>,
+}
+
+impl Part {
+    fn loaded(specs: DialectSpecs) -> Part {
+        Part {
+            loaded: OnceLock::from(specs),
+            source: None,
+        }
+    }
+
+    fn get(&self, dialect: DialectId) -> &DialectSpecs {
+        self.loaded.get_or_init(|| {
+            let Some(source) = self.source else {
+                return DialectSpecs::default();
+            };
+            match file::load(&source(dialect), file::Schemas::OnFirstUse) {
+                Ok(mut set) => set
+                    .parts
+                    .remove(&dialect)
+                    .and_then(|p| p.loaded.into_inner())
+                    .unwrap_or_default(),
+                // Checked when the crate was tested: a build whose specs do
+                // not load is broken, said here rather than by a panic.
+                Err(diagnostics) => {
+                    eprintln!("error: the built-in specs of {dialect} do not load:\n{diagnostics}");
+                    DialectSpecs::default()
+                }
+            }
+        })
+    }
 }
 
 /// What every operation of one dialect shares (`_common.yaml`, with its
@@ -110,9 +162,34 @@ pub struct OperationSpec {
     /// How many of `errors`, from the start, the operation's own file
     /// lists; the rest come from `_common.yaml` and its family.
     own_errors: usize,
-    response_schema: Option<jsonschema::Validator>,
+    response_schema: Option<ResponseSchema>,
     /// The schema as written and how XML lists map to it.
     response_xml: Option<(serde_json::Value, xml::XmlLists)>,
+}
+
+/// A response schema and its validator, built at load (a folder of specs,
+/// where an invalid schema is reported with its place) or on the first
+/// body checked against it (the built-in specs, checked when the crate was
+/// tested: a run pays only for the operations it calls).
+pub(crate) struct ResponseSchema {
+    schema: serde_json::Value,
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
+}
+
+impl ResponseSchema {
+    fn new(schema: serde_json::Value) -> ResponseSchema {
+        ResponseSchema {
+            schema,
+            validator: OnceLock::new(),
+        }
+    }
+
+    fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.validator
+            .get_or_init(|| jsonschema::validator_for(&self.schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 /// A way a response departs from its operation's documented contract,
@@ -162,61 +239,81 @@ impl SpecSet {
     /// Loads every spec under `dir` (`<dialect>/*.yaml`, `_family/*.yaml`),
     /// reporting every problem found rather than the first.
     pub fn load_dir(dir: &Path) -> Result<SpecSet, Diagnostics> {
-        file::load(&file::read_dir(dir)?)
+        file::load(&file::read_dir(dir)?, file::Schemas::AtLoad)
     }
 
     /// Loads specs from files already in memory.
     pub fn load_files(files: &[SourceFile]) -> Result<SpecSet, Diagnostics> {
-        file::load(files)
+        file::load(files, file::Schemas::AtLoad)
     }
 
-    /// The specs built into the binary, loaded once per process: the
-    /// emulator validates requests with them, so it works from any folder.
+    /// The specs built into the binary, one set per process: the emulator
+    /// validates requests with them, so it works from any folder. Each
+    /// dialect loads on the first question about it.
     pub fn embedded() -> &'static SpecSet {
-        embedded::specs()
+        static SPECS: OnceLock<SpecSet> = OnceLock::new();
+        SPECS.get_or_init(|| SpecSet {
+            parts: embedded::dialects()
+                .into_iter()
+                .map(|d| {
+                    let part = Part {
+                        loaded: OnceLock::new(),
+                        source: Some(embedded::sources_of),
+                    };
+                    (d, part)
+                })
+                .collect(),
+        })
+    }
+
+    fn part(&self, dialect: DialectId) -> Option<&DialectSpecs> {
+        self.parts.get(&dialect).map(|p| p.get(dialect))
+    }
+
+    /// Every dialect's part, loading those not loaded yet.
+    fn every_part(&self) -> impl Iterator<Item = &DialectSpecs> {
+        self.parts.iter().map(|(d, p)| p.get(*d))
     }
 
     pub fn get(&self, dialect: DialectId, operation: &str) -> Option<&OperationSpec> {
-        self.operations.get(&(dialect, operation.to_string()))
+        self.part(dialect)?.operations.get(operation)
     }
 
     /// The common part of a dialect's specs.
     pub fn dialect(&self, dialect: DialectId) -> Option<&DialectSpec> {
-        self.dialects.get(&dialect)
+        self.part(dialect)?.common.as_ref()
     }
 
     /// The operation names of a dialect, for "did you mean" hints.
     pub fn operations(&self, dialect: DialectId) -> impl Iterator<Item = &str> {
-        self.operations
-            .keys()
-            .filter(move |(d, _)| *d == dialect)
-            .map(|(_, op)| op.as_str())
+        self.part(dialect)
+            .into_iter()
+            .flat_map(|p| p.operations.keys().map(String::as_str))
     }
 
     /// Every operation spec, by dialect and name.
     pub fn all(&self) -> impl Iterator<Item = &OperationSpec> {
-        self.operations.values()
+        self.every_part().flat_map(|p| p.operations.values())
+    }
+
+    /// Every operation spec of one dialect, by name.
+    pub fn all_of(&self, dialect: DialectId) -> impl Iterator<Item = &OperationSpec> {
+        self.part(dialect)
+            .into_iter()
+            .flat_map(|p| p.operations.values())
     }
 
     /// The dialect's portable binding, when it has one.
     pub fn binding(&self, dialect: DialectId) -> Option<&crate::portable::Binding> {
-        self.bindings.get(&dialect)
-    }
-
-    fn empty() -> SpecSet {
-        SpecSet {
-            operations: BTreeMap::new(),
-            dialects: BTreeMap::new(),
-            bindings: BTreeMap::new(),
-        }
+        self.part(dialect)?.binding.as_ref()
     }
 
     pub fn len(&self) -> usize {
-        self.operations.len()
+        self.every_part().map(|p| p.operations.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.operations.is_empty()
+        self.len() == 0
     }
 
     /// Checks a request's parameters against the operation's spec; the
@@ -323,13 +420,26 @@ impl OperationSpec {
 
     /// Checks a success body against the response schema.
     pub fn check_success(&self, body: &serde_json::Value) -> Vec<Finding> {
-        let Some(validator) = &self.response_schema else {
+        let Some(schema) = &self.response_schema else {
             return Vec::new();
         };
+        let validator = match schema.validator() {
+            Ok(v) => v,
+            Err(e) => {
+                return vec![Finding::SchemaViolation {
+                    pointer: String::new(),
+                    message: format!("the response schema of {} does not compile: {e}", self.file),
+                }]
+            }
+        };
+        // The common case first: a body that fits needs no error built.
+        if validator.is_valid(body) {
+            return Vec::new();
+        }
         validator
             .iter_errors(body)
             .map(|e| Finding::SchemaViolation {
-                pointer: e.instance_path.to_string(),
+                pointer: e.instance_path().to_string(),
                 message: e.to_string(),
             })
             .collect()
