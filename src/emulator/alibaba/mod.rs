@@ -455,7 +455,7 @@ fn check_v1<'s>(
     }
     let key_id = value("AccessKeyId").unwrap_or_default();
     let key = find_key(state, key_id)?;
-    let sts = rpc::string_to_sign(&req.method, &req.params);
+    let sts = rpc::string_to_sign(req.method, &req.params);
     let expected = rpc::sign_string(&sts, key.secret.expose());
     let given = value("Signature").unwrap_or_default();
     if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
@@ -526,7 +526,7 @@ fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticate
             .unwrap_or_default()
     };
     let key = find_key(state, &auth.access_key_id)?;
-    let actual_hash = rpc::sha256_hex(&req.body);
+    let actual_hash = rpc::sha256_hex(req.body);
     // Without the header the server hashes the body itself.
     let payload_hash = req
         .header("x-acs-content-sha256")
@@ -541,7 +541,7 @@ fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticate
         ));
     }
     let canonical = rpc::v3_canonical_request(
-        &req.method,
+        req.method,
         &req.params[..req.query_len],
         &signed,
         &payload_hash,
