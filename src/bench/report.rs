@@ -152,6 +152,15 @@ pub struct Growth {
 }
 
 impl Figure {
+    /// How a comparison names the figure: a point of a cost-growth series
+    /// has no label of its own, so its series and point name it.
+    fn row_label(&self) -> String {
+        match &self.growth {
+            Some(g) => format!("{} ({})", g.series, g.point),
+            None => self.label.clone(),
+        }
+    }
+
     /// A measured figure; its verdict follows from `bound`.
     pub fn new(id: impl Into<String>, label: impl Into<String>, value: f64, unit: Unit) -> Figure {
         Figure {
@@ -359,10 +368,7 @@ pub fn compare(old: &Report, new: &Report) -> String {
     );
     let _ = writeln!(out, "|---|---|---|---|---|");
     for f in &new.figures {
-        let label = match &f.growth {
-            Some(g) => format!("{} ({})", g.series, g.point),
-            None => f.label.clone(),
-        };
+        let label = f.row_label();
         let Some(o) = old.figures.iter().find(|o| o.id == f.id) else {
             let _ = writeln!(out, "| {label} | not measured | {} | | |", f.shown());
             continue;
@@ -405,7 +411,12 @@ pub fn compare(old: &Report, new: &Report) -> String {
         .iter()
         .filter(|o| new.only.is_none() && !new.figures.iter().any(|f| f.id == o.id))
     {
-        let _ = writeln!(out, "| {} | {} | not measured | | |", o.label, o.shown());
+        let _ = writeln!(
+            out,
+            "| {} | {} | not measured | | |",
+            o.row_label(),
+            o.shown()
+        );
     }
     out
 }
@@ -461,6 +472,7 @@ mod tests {
             Figure::new("cycles", "Cycles", 100.0, Unit::PerSecond).higher_is_better(),
             Figure::new("gone", "Gone", 1.0, Unit::Ms),
             Figure::new("steady", "Steady", 10.0, Unit::Ms),
+            Figure::new("mem.10k", "", 76.0, Unit::Mib).growth("memory", "10,000"),
         ]);
         let new = report(vec![
             Figure::new("describe", "Describe", 0.25, Unit::Ms).bound(Bound::at_most(0.5)),
@@ -484,6 +496,10 @@ mod tests {
             "{text}"
         );
         assert!(line("Gone").contains("not measured |"), "{text}");
+        assert!(
+            line("memory (10,000)").contains("| 76.0 MiB | not measured |"),
+            "{text}"
+        );
     }
 
     #[test]
