@@ -40,7 +40,7 @@ pub const MAX_DEPTH: usize = 128;
 pub fn json_to_xml(root: &str, value: &Value) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    write_element(&mut out, root, value, None);
+    write_tree(&mut out, root, value, None);
     out
 }
 
@@ -54,58 +54,78 @@ pub fn json_to_xml_wrapped(
 ) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    write_element(&mut out, root, value, Some(item_name));
+    write_tree(&mut out, root, value, Some(item_name));
     out
 }
 
-fn write_element(
+/// A tree the XML writer can walk: a JSON value here, the emulator's reply
+/// nodes there. Both are written by [`write_tree`], so the two shapes of
+/// the same reply are the same bytes.
+pub(crate) trait XmlTree: Sized {
+    /// The items, when this is a list.
+    fn items(&self) -> Option<&[Self]>;
+    /// Calls `field` for each key and value in order when this is an
+    /// object, and says whether it was one.
+    fn fields(&self, field: &mut dyn FnMut(&str, &Self)) -> bool;
+    /// A leaf's text, escaped (nothing for null).
+    fn write_text(&self, out: &mut String);
+}
+
+/// Writes `node` as the element `name`. `wrap` names the element each item
+/// of a list is wrapped in, inside an element of the list's own name; with
+/// no `wrap`, a list is its element repeated and nested lists flatten.
+pub(crate) fn write_tree<T: XmlTree>(
     out: &mut String,
     name: &str,
-    value: &Value,
+    node: &T,
     wrap: Option<&dyn Fn(&str) -> String>,
 ) {
-    match value {
-        Value::Array(items) => match wrap {
+    if let Some(items) = node.items() {
+        match wrap {
             Some(item_name) => {
                 let item = item_name(name);
                 open(out, name);
                 for v in items {
-                    write_element(out, &item, v, wrap);
+                    write_tree(out, &item, v, wrap);
                 }
                 close(out, name);
             }
-            // A list is the same element repeated; nested lists flatten.
             None => {
                 for item in items {
-                    write_element(out, name, item, wrap);
+                    write_tree(out, name, item, wrap);
                 }
             }
-        },
-        Value::Object(map) => {
-            open(out, name);
-            for (key, child) in map {
-                write_element(out, key, child, wrap);
-            }
-            close(out, name);
         }
-        Value::Null => {
-            open(out, name);
-            close(out, name);
+        return;
+    }
+    open(out, name);
+    if !node.fields(&mut |key, child| write_tree(out, key, child, wrap)) {
+        node.write_text(out);
+    }
+    close(out, name);
+}
+
+impl XmlTree for Value {
+    fn items(&self) -> Option<&[Value]> {
+        self.as_array().map(Vec::as_slice)
+    }
+
+    fn fields(&self, field: &mut dyn FnMut(&str, &Value)) -> bool {
+        let Value::Object(map) = self else {
+            return false;
+        };
+        for (key, child) in map {
+            field(key, child);
         }
-        Value::String(s) => {
-            open(out, name);
-            escape_into(out, s);
-            close(out, name);
-        }
-        Value::Bool(b) => {
-            open(out, name);
-            out.push_str(if *b { "true" } else { "false" });
-            close(out, name);
-        }
-        Value::Number(n) => {
-            open(out, name);
-            out.push_str(&n.to_string());
-            close(out, name);
+        true
+    }
+
+    fn write_text(&self, out: &mut String) {
+        match self {
+            Value::String(s) => escape_into(out, s),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Number(n) => out.push_str(&n.to_string()),
+            Value::Null | Value::Array(_) | Value::Object(_) => {}
         }
     }
 }
@@ -122,7 +142,12 @@ fn close(out: &mut String, name: &str) {
     out.push('>');
 }
 
-fn escape_into(out: &mut String, text: &str) {
+pub(crate) fn escape_into(out: &mut String, text: &str) {
+    // Most text needs no escaping: copy it whole.
+    if !text.contains(['&', '<', '>', '"', '\'']) {
+        out.push_str(text);
+        return;
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

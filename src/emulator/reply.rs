@@ -18,6 +18,8 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+use crate::dialect::xml::{escape_into, write_tree, XmlTree};
+
 /// One value of a reply body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
@@ -83,7 +85,7 @@ impl Node {
     fn to_xml_with(&self, root: &str, wrap: Option<&dyn Fn(&str) -> String>) -> String {
         let mut out = String::with_capacity(256);
         out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        write_element(&mut out, root, self, wrap);
+        write_tree(&mut out, root, self, wrap);
         out
     }
 
@@ -208,87 +210,32 @@ impl DottedQuad {
     }
 }
 
-fn write_element(out: &mut String, name: &str, node: &Node, wrap: Option<&dyn Fn(&str) -> String>) {
-    match node {
-        Node::List(items) => match wrap {
-            Some(item_name) => {
-                let item = item_name(name);
-                open(out, name);
-                for v in items {
-                    write_element(out, &item, v, wrap);
-                }
-                close(out, name);
-            }
-            // A list is the same element repeated; nested lists flatten.
-            None => {
-                for item in items {
-                    write_element(out, name, item, wrap);
-                }
-            }
-        },
-        Node::Obj(entries) => {
-            open(out, name);
-            for (key, child) in entries {
-                write_element(out, key, child, wrap);
-            }
-            close(out, name);
-        }
-        Node::Null => {
-            open(out, name);
-            close(out, name);
-        }
-        Node::Str(s) => text(out, name, s),
-        Node::Static(s) => text(out, name, s),
-        Node::Ip(ip) => {
-            open(out, name);
-            out.push_str(DottedQuad::new(*ip).as_str());
-            close(out, name);
-        }
-        Node::Bool(b) => {
-            open(out, name);
-            out.push_str(if *b { "true" } else { "false" });
-            close(out, name);
-        }
-        Node::Int(n) => {
-            open(out, name);
-            out.push_str(&n.to_string());
-            close(out, name);
+impl XmlTree for Node {
+    fn items(&self) -> Option<&[Node]> {
+        match self {
+            Node::List(items) => Some(items),
+            _ => None,
         }
     }
-}
 
-fn text(out: &mut String, name: &str, s: &str) {
-    open(out, name);
-    escape_into(out, s);
-    close(out, name);
-}
-
-fn open(out: &mut String, name: &str) {
-    out.push('<');
-    out.push_str(name);
-    out.push('>');
-}
-
-fn close(out: &mut String, name: &str) {
-    out.push_str("</");
-    out.push_str(name);
-    out.push('>');
-}
-
-fn escape_into(out: &mut String, text: &str) {
-    // Most text needs no escaping: copy it whole.
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        out.push_str(text);
-        return;
+    fn fields(&self, field: &mut dyn FnMut(&str, &Node)) -> bool {
+        let Node::Obj(entries) = self else {
+            return false;
+        };
+        for (key, child) in entries {
+            field(key, child);
+        }
+        true
     }
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            _ => out.push(c),
+
+    fn write_text(&self, out: &mut String) {
+        match self {
+            Node::Str(s) => escape_into(out, s),
+            Node::Static(s) => escape_into(out, s),
+            Node::Ip(ip) => out.push_str(DottedQuad::new(*ip).as_str()),
+            Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Node::Int(n) => out.push_str(&n.to_string()),
+            Node::Null | Node::List(_) | Node::Obj(_) => {}
         }
     }
 }
