@@ -95,7 +95,11 @@ fn main() -> ExitCode {
                         started: std::time::Instant::now(),
                         report_dir,
                     };
-                    (trials(&harness, only.is_none()), Some(harness))
+                    let mut list = trials(&harness, only.is_none());
+                    if only.is_some() {
+                        list.extend(missing_case(&args, &list));
+                    }
+                    (list, Some(harness))
                 }
                 Err(problem) => (
                     vec![Trial::test("load::target", move || {
@@ -126,16 +130,41 @@ fn main() -> ExitCode {
 }
 
 /// The dialect and group of the case `--exact NAME` names, when NAME is
-/// a case's address (`<target>::<dialect>::<group>::<id>`): the group is
-/// the stem of the file that holds it (`portable.<stem>` for a portable
-/// scenario), so that file is the only one such a process needs to read.
+/// a case's address: the file holding it is the only one such a process
+/// needs to read.
 fn one_case(args: &Arguments) -> Option<(DialectId, String)> {
-    let name = args.filter.as_deref().filter(|_| args.exact)?;
-    let (_target, address) = name.split_once("::")?;
-    let mut parts = address.splitn(3, "::");
-    let dialect = parts.next()?.parse::<DialectId>().ok()?;
-    let (group, _id) = (parts.next()?, parts.next()?);
+    let (_kind, name) = exact_name(args)?;
+    let (dialect, group) = ipconform::case::file_of_address(name)?;
     Some((dialect, group.to_string()))
+}
+
+/// The kind and name `--exact` asks for. cargo-nextest passes the name as
+/// `--list` shows it, `[kind] name`; by hand it is often the name alone.
+fn exact_name(args: &Arguments) -> Option<(&str, &str)> {
+    let filter = args.filter.as_deref().filter(|_| args.exact)?;
+    Some(
+        filter
+            .strip_prefix('[')
+            .and_then(|rest| rest.split_once("] "))
+            .unwrap_or(("", filter)),
+    )
+}
+
+/// A failing trial of the name `--exact` asked for, when the one file read
+/// holds no such case: otherwise the process would run nothing and exit
+/// 0, and nextest would count a case that never ran as passed.
+fn missing_case(args: &Arguments, trials: &[Trial]) -> Option<Trial> {
+    let (kind, name) = exact_name(args)?;
+    if trials
+        .iter()
+        .any(|t| t.name() == name && (kind.is_empty() || t.kind() == kind))
+    {
+        return None;
+    }
+    let problem = format!(
+        "no case is named `{name}`: the file its address names holds no case of that id (`cargo test -- --list` lists the names)"
+    );
+    Some(Trial::test(name, move || Err(Failed::from(problem.clone()))).with_kind(kind))
 }
 
 /// The embedded emulator, or the profile `IPCONFORM_TARGET` names.

@@ -337,6 +337,48 @@ impl Case {
     }
 }
 
+/// The dialect and group of a trial address
+/// (`<target>::<dialect>::<group>::<id>`, as [`Case::address`] writes it):
+/// the group is the stem of the file holding the case (`portable.<stem>`
+/// for a portable scenario), so a process running one case by its name
+/// reads only that file. `None` when `name` is not such an address.
+pub fn file_of_address(name: &str) -> Option<(DialectId, &str)> {
+    let (_target, address) = name.split_once("::")?;
+    let mut parts = address.splitn(3, "::");
+    let dialect = parts.next()?.parse::<DialectId>().ok()?;
+    let group = parts.next()?;
+    let id = parts.next()?;
+    (!group.is_empty() && !id.is_empty()).then_some((dialect, group))
+}
+
 /// Names the runner itself provides to templates, beside fixtures and
 /// captures.
 pub const BUILTIN_VARIABLES: &[&str] = &["case.nonce", "case.number", "case.id"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_names_the_dialect_and_file_of_its_case() {
+        assert_eq!(
+            file_of_address("emulator::alibaba-ecs::assign::ecs-assign-explicit-ip"),
+            Some((DialectId::AlibabaEcs, "assign"))
+        );
+        // A portable scenario's group, and an id holding `::` and a row.
+        assert_eq!(
+            file_of_address("aliyun-prod::naver-vpc::portable.assign::a::b[row-1]"),
+            Some((DialectId::NaverVpc, "portable.assign"))
+        );
+        for not_one in [
+            "emulator::alibaba-ecs::assign",
+            "emulator::alibaba-ecs::assign::",
+            "emulator::no-such-dialect::assign::x",
+            "lint::cases-match-specs",
+            "assign",
+            "",
+        ] {
+            assert_eq!(file_of_address(not_one), None, "{not_one}");
+        }
+    }
+}
