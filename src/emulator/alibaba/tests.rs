@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::dialect::alibaba_rpc::{self as rpc, ECS_CLIENT, ENS_CLIENT};
 use crate::dialect::{xml, Call, CallContext, ClientDialect, DialectId, Method};
-use crate::emulator::test_support::default_world;
+use crate::emulator::test_support::{default_world, send_raw, start_default};
 use crate::emulator::world::{World, WorldFile};
 use crate::emulator::{start, start_with_state, EmulatorState, RunningEmulator};
 use crate::fixtures::{Credentials, Fixtures};
@@ -23,8 +23,7 @@ struct Emu {
 
 impl Emu {
     async fn start() -> Emu {
-        let world = default_world();
-        let emu = start(&world, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let (emu, world) = start_default().await;
         Emu { emu, world }
     }
 
@@ -177,22 +176,8 @@ async fn raw(
     headers: &[(String, String)],
     body: Option<Vec<u8>>,
 ) -> (u16, Value) {
-    let http = reqwest::Client::new();
-    let url = format!("{}{path_and_query}", emu.base_url());
-    let mut request = match method {
-        Method::Get => http.get(url),
-        Method::Post => http.post(url),
-    };
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    if let Some(body) = body {
-        request = request.body(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, parse_body(&text))
+    let reply = send_raw(emu, method.as_str(), path_and_query, headers, body).await;
+    (reply.status, parse_body(&reply.text))
 }
 
 fn parse_body(text: &str) -> Value {
