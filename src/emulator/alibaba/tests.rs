@@ -1148,54 +1148,33 @@ async fn hostile_input_gets_vendor_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_http_assigns_never_share_an_address() {
     let file = WorldFile::single_subnet("10.3.0.0/22".parse().unwrap(), 6);
-    let emu = Arc::new(start(&file, "127.0.0.1:0".parse().unwrap()).await.unwrap());
+    let emu = Arc::new(Emu {
+        emu: start(&file, "127.0.0.1:0".parse().unwrap()).await.unwrap(),
+        world: file,
+    });
     for i in 0..6 {
-        emu.state()
+        emu.emu
+            .state()
             .world()
             .set_eni_secondary_limit(&format!("eni-bench{i}"), Some(1000))
             .unwrap();
     }
-    let creds = file.fixtures_of(DialectId::AlibabaEcs).credentials["default"].clone();
     let mut tasks = Vec::new();
     for i in 0..6 {
         for _ in 0..5 {
             let emu = Arc::clone(&emu);
-            let creds = creds.clone();
             tasks.push(tokio::spawn(async move {
                 let eni = format!("eni-bench{i}");
                 let mut got = Vec::new();
                 for _ in 0..4 {
-                    let host = emu.addr().to_string();
-                    let nonce = uuid::Uuid::new_v4().simple().to_string();
-                    let params = vec![
-                        ("RegionId".to_string(), "cn-hangzhou".to_string()),
-                        ("NetworkInterfaceId".to_string(), eni.clone()),
-                        (
-                            "SecondaryPrivateIpAddressCount".to_string(),
-                            "1".to_string(),
-                        ),
-                    ];
-                    let wire = ECS_CLIENT.encode(&Call {
-                        operation: "AssignPrivateIpAddresses",
-                        params: &params,
-                        headers: &[],
-                        credentials: &creds,
-                        context: CallContext {
-                            host: &host,
-                            now: chrono::Utc::now(),
-                            nonce: &nonce,
-                            signing: "v1",
-                            method: Method::Get,
-                        },
-                    });
-                    let (status, body) = raw(
-                        &emu,
-                        &wire.method,
-                        &wire.path_and_query,
-                        &wire.headers,
-                        None,
-                    )
-                    .await;
+                    let (status, body) = emu
+                        .call(&[
+                            ("Action", "AssignPrivateIpAddresses"),
+                            ("RegionId", "cn-hangzhou"),
+                            ("NetworkInterfaceId", &eni),
+                            ("SecondaryPrivateIpAddressCount", "1"),
+                        ])
+                        .await;
                     assert_eq!(status, 200, "{body}");
                     let ip = body["AssignedPrivateIpAddressesSet"]["PrivateIpSet"]
                         ["PrivateIpAddress"][0]
