@@ -623,29 +623,26 @@ mod tests {
         assert!(serde_yaml::from_str::<FaultSpec>("{effect: drop, often: true}").is_err());
     }
 
+    /// Which of ten calls in a row the faults of `table` strike.
+    fn struck(table: &mut FaultTable) -> Vec<u64> {
+        (1..=10)
+            .filter(|_| {
+                table
+                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
+                    .is_some()
+            })
+            .collect()
+    }
+
     #[test]
     fn times_and_rate_pick_the_same_calls_every_run() {
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.3}")]);
-        let struck: Vec<u64> = (1..=10)
-            .filter(|_| {
-                table
-                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
-                    .is_some()
-            })
-            .collect();
-        assert_eq!(struck, [4, 7, 10]);
+        assert_eq!(struck(&mut table), [4, 7, 10]);
 
         let mut table = FaultTable::default();
         table.add(vec![fault("{effect: drop, rate: 0.5, times: 2}")]);
-        let struck: Vec<u64> = (1..=10)
-            .filter(|_| {
-                table
-                    .hit(DialectId::AlibabaEcs, "Op", &[] as &[(String, String)])
-                    .is_some()
-            })
-            .collect();
-        assert_eq!(struck, [2, 4], "times caps a rate");
+        assert_eq!(struck(&mut table), [2, 4], "times caps a rate");
         let listing = table.listing();
         assert_eq!(
             listing[0]["seen"], 10,
@@ -664,34 +661,16 @@ mod tests {
         ]);
         let on = |i: &str| vec![("networkInterfaceNo".to_string(), i.to_string())];
         let naver = DialectId::NaverVpc;
-        assert_eq!(
-            table
-                .hit(naver, "assignSecondaryIps", &on("30002"))
-                .unwrap()
-                .effect,
-            Effect::Drop
-        );
-        assert_eq!(
-            table
-                .hit(naver, "assignSecondaryIps", &on("30001"))
-                .unwrap()
-                .effect,
-            Effect::Busy
-        );
-        assert_eq!(
-            table
-                .hit(naver, "assignSecondaryIps", &on("30001"))
-                .unwrap()
-                .effect,
-            Effect::Drop
-        );
-        assert_eq!(
-            table
-                .hit(DialectId::TencentVpcV2, "assignSecondaryIps", &on("30001"))
-                .unwrap()
-                .effect,
-            Effect::Drop
-        );
+        // In order: the second interface, the busy fault once, then the drop.
+        for (dialect, interface, effect) in [
+            (naver, "30002", Effect::Drop),
+            (naver, "30001", Effect::Busy),
+            (naver, "30001", Effect::Drop),
+            (DialectId::TencentVpcV2, "30001", Effect::Drop),
+        ] {
+            let hit = table.hit(dialect, "assignSecondaryIps", &on(interface));
+            assert_eq!(hit.unwrap().effect, effect, "{dialect:?} {interface}");
+        }
         table.clear();
         assert_eq!(table.hit(naver, "assignSecondaryIps", &on("30001")), None);
     }
