@@ -647,10 +647,6 @@ mod tests {
     use crate::emulator::RunningEmulator;
     use serde_json::Value;
 
-    async fn emulator() -> (RunningEmulator, WorldFile) {
-        start_default().await
-    }
-
     /// Signs `params` as the legacy SDK does and sends them; returns the
     /// status, the content type and the body.
     async fn send(
@@ -716,7 +712,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_input_gets_4000_naming_the_parameter_and_the_next_request_succeeds() {
-        let (emu, world) = emulator().await;
+        let (emu, world) = start_default().await;
         let f = world.fixtures_of(DIALECT);
         let (region, vpc, eni) = (
             f.values["region"].as_str(),
@@ -843,7 +839,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_signature_covers_the_host_as_received() {
-        let (emu, world) = emulator().await;
+        let (emu, world) = start_default().await;
         let creds = world.fixtures_of(DIALECT).credentials["default"].clone();
         let params = vec![
             (
@@ -876,14 +872,13 @@ mod tests {
 /// for its 2016 timestamp (4500, not 4100).
 #[cfg(test)]
 mod vector_tests {
-    use crate::emulator::world::{AccessKeyDef, AccountDef, WorldFile};
+    use crate::emulator::test_support::{default_world, send_raw};
+    use crate::emulator::world::{AccessKeyDef, AccountDef};
     use crate::fixtures::Secret;
 
     #[tokio::test]
     async fn a3_vectors_verify_on_the_server() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cases/worlds/default.yaml");
-        let mut world = WorldFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut world = default_world();
         world.accounts.push(AccountDef {
             id: "a3-vector".into(),
             access_keys: vec![AccessKeyDef {
@@ -896,7 +891,6 @@ mod vector_tests {
         let emu = crate::emulator::start(&world, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        let http = reqwest::Client::new();
         // The vector's key, host, nonce and timestamp on an Action the
         // emulator serves (the vector's own, DescribeInstances, is CVM's):
         // the signature the signer pinned to A3 passes the verifier from
@@ -920,18 +914,15 @@ mod vector_tests {
                 "Gu5t9xGARNpq86cd98joQYCN3Cozk1qA",
             );
             let query = crate::dialect::tencent_v2::form_encode(&signed);
-            let body: serde_json::Value = serde_json::from_str(
-                &http
-                    .get(format!("{}/v2/index.php?{query}", emu.base_url()))
-                    .header("host", "cvm.api.qcloud.com")
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap(),
+            let reply = send_raw(
+                &emu,
+                "GET",
+                &format!("/v2/index.php?{query}"),
+                &[("host".into(), "cvm.api.qcloud.com".into())],
+                None,
             )
-            .unwrap();
+            .await;
+            let body: serde_json::Value = serde_json::from_str(&reply.text).unwrap();
             assert_eq!(
                 (body["code"].as_i64(), body["codeDesc"].as_str()),
                 (Some(4500), Some("ReplayAttack")),
