@@ -331,6 +331,20 @@ fn wait_for(s: &Setup, mut child: Child) -> Output {
     out
 }
 
+/// The stdout of `out`, which must have exited 0 (else both streams are
+/// shown).
+#[track_caller]
+fn succeeded(out: &Output) -> String {
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -374,13 +388,7 @@ fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_witho
         "--report-dir",
         "reports",
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("recorded the secondary addresses of"),
         "{stdout}"
@@ -496,13 +504,7 @@ fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_witho
     );
     // `ipconform sweep` afterwards: the run put everything back already.
     let out = s.run(&["sweep", "--target", &s.profile_arg()]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("holds exactly its recorded secondary addresses"),
         "{stdout}"
@@ -560,13 +562,7 @@ fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_witho
     assert_eq!(s.ecs_state(&enis), dirty, "a dry sweep changes nothing");
     // The sweep puts every interface back, recorded order included.
     let out = s.run(&["sweep", "--target", &s.profile_arg()]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(stdout.contains("unassigned 172.16.0.100"), "{stdout}");
     assert!(stdout.contains("assigned back 172.16.0.20"), "{stdout}");
     assert_eq!(s.ecs_state(&enis), initial, "after SIGKILL and sweep");
@@ -582,13 +578,7 @@ fn a_profile_runs_the_suite_and_an_interrupted_or_killed_run_is_swept_back_witho
         "ecs-assign-explicit-ip",
         "--dry-run",
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout
             .contains("GET /?AccessKeyId=LTAI5tEmuDefault7kQ2mX9p&Action=AssignPrivateIpAddresses"),
@@ -1048,13 +1038,7 @@ fn tencent_tasks_and_naver_set_states_are_waited_out_when_a_killed_run_is_swept(
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = s.run(&["sweep", "--target", &s.profile_arg()]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
+    let stdout = succeeded(&out);
     assert!(
         stdout.contains("tencent-vpc-v2 eni.available (eni-emu0tcavail1): unassigned 10.16.1.100"),
         "{stdout}"
