@@ -10,13 +10,19 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A cases folder holding one `alibaba-ecs` file with `text`.
-fn cases_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+/// A cases folder holding one file of `dialect` with `text`.
+fn dialect_cases_with(dialect: &str, text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    let ecs = dir.path().join("alibaba-ecs");
-    std::fs::create_dir_all(&ecs).unwrap();
-    let file = ecs.join("t.yaml");
-    std::fs::write(&file, text).unwrap();
+    let folder = dir.path().join(dialect);
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("t.yaml"), text).unwrap();
+    dir
+}
+
+/// A cases folder holding one `alibaba-ecs` file with `text`, and the file.
+fn cases_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = dialect_cases_with("alibaba-ecs", text);
+    let file = dir.path().join("alibaba-ecs/t.yaml");
     (dir, file)
 }
 
@@ -69,12 +75,7 @@ fn a_wrong_expectation_fails_with_a_readable_diff_and_reports() {
         stdout.contains("t.yaml:7"),
         "the diff says where to edit: {stdout}"
     );
-    let run_dir = std::fs::read_dir(reports.path())
-        .unwrap()
-        .next()
-        .expect("a run folder")
-        .unwrap()
-        .path();
+    let run_dir = first_run(reports.path());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap())
             .unwrap();
@@ -157,15 +158,6 @@ fn emulate_prints_its_address_first() {
     );
     let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
-}
-
-/// A cases folder holding one file of `dialect` with `text`.
-fn dialect_cases_with(dialect: &str, text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let folder = dir.path().join(dialect);
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::write(folder.join("t.yaml"), text).unwrap();
-    dir
 }
 
 #[test]
@@ -308,14 +300,19 @@ fn emulate_carries_its_specs_and_world_and_works_from_any_folder() {
     assert!(body.contains("\"TotalCount\":1"), "{body}");
 }
 
-/// The report of the only run under `reports`.
-fn only_report(reports: &Path) -> serde_json::Value {
-    let run_dir = std::fs::read_dir(reports)
+/// The first run folder under `reports`.
+fn first_run(reports: &Path) -> PathBuf {
+    std::fs::read_dir(reports)
         .unwrap()
         .next()
         .expect("a run folder")
         .unwrap()
-        .path();
+        .path()
+}
+
+/// The report of the only run under `reports`.
+fn only_report(reports: &Path) -> serde_json::Value {
+    let run_dir = first_run(reports);
     serde_json::from_str(&std::fs::read_to_string(run_dir.join("report.json")).unwrap()).unwrap()
 }
 
