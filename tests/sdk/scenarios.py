@@ -81,6 +81,14 @@ def held_anywhere(snapshot: dict) -> set:
     return {ip for ips in snapshot.values() for ip, _ in ips}
 
 
+def added_since(before: dict, after: dict):
+    """Per ENI of snapshot `after`, the secondary addresses `before` did not hold."""
+    for eni, ips in after.items():
+        added = [ip for ip, primary in ips if not primary and (ip, primary) not in before.get(eni, ())]
+        if added:
+            yield eni, added
+
+
 @contextmanager
 def restored(sdk):
     """Put back the region as it was: unassign every address the block added.
@@ -92,11 +100,8 @@ def restored(sdk):
     try:
         yield before
     finally:
-        after = sdk.snapshot()
-        for eni, ips in after.items():
-            added = [ip for ip, primary in ips if not primary and (ip, primary) not in before.get(eni, ())]
-            if added:
-                sdk.unassign(eni, added)
+        for eni, added in added_since(before, sdk.snapshot()):
+            sdk.unassign(eni, added)
         assert sdk.snapshot() == before, "the test left the world changed"
 
 
@@ -283,11 +288,8 @@ def tc_restored(sdk):
         yield before
     finally:
         sdk.settle()
-        after = sdk.snapshot()
-        for eni, ips in after.items():
-            added = [ip for ip, primary in ips if not primary and (ip, primary) not in before.get(eni, ())]
-            if added:
-                tc_done(sdk, sdk.unassign(eni, added))
+        for eni, added in added_since(before, sdk.snapshot()):
+            tc_done(sdk, sdk.unassign(eni, added))
         assert sdk.snapshot() == before, "the test left the world changed"
 
 
