@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use common::judge;
 use ipconform::dialect::{DialectId, Method};
-use ipconform::emulator::world::{World, WorldFile};
+use ipconform::emulator::world::WorldFile;
 use ipconform::emulator::EmulatorState;
 use ipconform::fixtures::{Credentials, Secret};
 use serde_json::Value;
@@ -665,7 +665,7 @@ fn run(requests: u64, deadline: Duration, strict: bool) {
 async fn run_async(requests: u64, deadline: Duration, strict: bool) {
     let file = WorldFile::from_yaml(&load_world(), "load.yaml").unwrap_or_else(|e| panic!("{e}"));
     let secrets = Arc::new(common::secrets(&file));
-    let state = Arc::new(EmulatorState::new(World::build(&file).unwrap()));
+    let state = common::state_of(&file);
     let emu =
         ipconform::emulator::start_with_state(Arc::clone(&state), "127.0.0.1:0".parse().unwrap())
             .await
@@ -854,7 +854,7 @@ fn load_with_nothing_lost_long() {
 fn an_assign_names_its_task_even_when_the_task_ends_at_once() {
     let text = load_world().replace("change_delay: 20ms", "change_delay: 1ns");
     let file = WorldFile::from_yaml(&text, "load.yaml").unwrap();
-    let state = Arc::new(EmulatorState::new(World::build(&file).unwrap()));
+    let state = common::state_of(&file);
     let rt = common::runtime();
     let call = |op: &str, params: &[(&str, String)]| {
         let wire = common::signed_with(
