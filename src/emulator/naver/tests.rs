@@ -81,6 +81,16 @@ fn signed_by_hand(
     ]
 }
 
+/// [`send`] as most requests go: a GET signed `v2` with the default keys.
+async fn get(
+    emu: &RunningEmulator,
+    world: &WorldFile,
+    action: &str,
+    params: &[(&str, &str)],
+) -> RawReply {
+    send(emu, world, "default", "v2", Method::Get, action, params).await
+}
+
 fn json(reply: &RawReply) -> Value {
     serde_json::from_str(&reply.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", reply.text))
 }
@@ -107,12 +117,9 @@ fn error_code(body: &Value) -> (&str, &str) {
 /// The secondary IPs of one interface, as getNetworkInterfaceDetail in
 /// JSON reads them.
 async fn secondaries(emu: &RunningEmulator, world: &WorldFile, eni: &str) -> Vec<String> {
-    let reply = send(
+    let reply = get(
         emu,
         world,
-        "default",
-        "v2",
-        Method::Get,
         "getNetworkInterfaceDetail",
         &[("networkInterfaceNo", eni), ("responseFormatType", "json")],
     )
@@ -324,12 +331,9 @@ async fn hostile_input_gets_naver_error_body_naming_the_parameter_and_changes_no
         }
     }
     // An unknown responseFormatType cannot be answered in itself: JSON.
-    let reply = send(
+    let reply = get(
         &emu,
         &world,
-        "default",
-        "v2",
-        Method::Get,
         "assignSecondaryIps",
         &[
             ("networkInterfaceNo", eni),
@@ -351,12 +355,9 @@ async fn hostile_input_gets_naver_error_body_naming_the_parameter_and_changes_no
     );
     assert!(error_code(&body).1.contains("responseFormatType"), "{body}");
     // The default format refuses in XML, with the same content.
-    let reply = send(
+    let reply = get(
         &emu,
         &world,
-        "default",
-        "v2",
-        Method::Get,
         "assignSecondaryIps",
         &[("networkInterfaceNo", eni), ("secondaryIpCount", "6")],
     )
@@ -389,16 +390,7 @@ async fn hostile_input_gets_naver_error_body_naming_the_parameter_and_changes_no
     );
     let reply = send_raw(&emu, "GET", &oversized, &[], None).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
-    let put = send(
-        &emu,
-        &world,
-        "default",
-        "v2",
-        Method::Get,
-        "getNetworkInterfaceList",
-        &[],
-    )
-    .await;
+    let put = get(&emu, &world, "getNetworkInterfaceList", &[]).await;
     assert_eq!(put.status, 200, "{}", put.text);
     let path = "/vserver/v2/getNetworkInterfaceList";
     let headers = signed_by_hand(&emu, &world, "PUT", path, "");
@@ -407,12 +399,9 @@ async fn hostile_input_gets_naver_error_body_naming_the_parameter_and_changes_no
     assert_eq!((reply.status, error_code(&body).0), (404, "300"), "{body}");
     // Nothing above changed the interface, and a good request still works.
     assert_eq!(secondaries(&emu, &world, eni).await, before);
-    let reply = send(
+    let reply = get(
         &emu,
         &world,
-        "default",
-        "v2",
-        Method::Get,
         "assignSecondaryIps",
         &[
             ("networkInterfaceNo", eni),
@@ -450,19 +439,8 @@ async fn xml_and_json_carry_the_same_content_once_xml_takes_the_schema_shape() {
     ] {
         let mut with_json = params.clone();
         with_json.push(("responseFormatType", "json"));
-        let from_json = json(
-            &send(
-                &emu,
-                &world,
-                "default",
-                "v2",
-                Method::Get,
-                action,
-                &with_json,
-            )
-            .await,
-        );
-        let reply = send(&emu, &world, "default", "v2", Method::Get, action, &params).await;
+        let from_json = json(&get(&emu, &world, action, &with_json).await);
+        let reply = get(&emu, &world, action, &params).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let (root, value) = xml::xml_to_json(&reply.text).unwrap();
         assert_eq!(root, format!("{action}Response"));
@@ -484,12 +462,9 @@ async fn xml_and_json_carry_the_same_content_once_xml_takes_the_schema_shape() {
         );
     }
     let listed = json(
-        &send(
+        &get(
             &emu,
             &world,
-            "default",
-            "v2",
-            Method::Get,
             "getNetworkInterfaceDetail",
             &[("networkInterfaceNo", eni), ("responseFormatType", "json")],
         )
@@ -548,12 +523,9 @@ async fn only_an_attached_interface_has_a_device_and_a_server() {
     let detail = |eni: &'static str| {
         let (emu, world) = (&emu, &world);
         async move {
-            let reply = send(
+            let reply = get(
                 emu,
                 world,
-                "default",
-                "v2",
-                Method::Get,
                 "getNetworkInterfaceDetail",
                 &[
                     ("networkInterfaceNo", fixture(world, eni)),
