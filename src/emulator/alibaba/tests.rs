@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::dialect::alibaba_rpc::{self as rpc, ECS_CLIENT, ENS_CLIENT};
-use crate::dialect::{xml, Call, CallContext, ClientDialect, DialectId, Method};
+use crate::dialect::{xml, Call, CallContext, ClientDialect, DialectId, Method, WireRequest};
 use crate::emulator::test_support::{default_world, send_raw, start_default};
 use crate::emulator::world::{World, WorldFile};
 use crate::emulator::{start, start_with_state, EmulatorState, RunningEmulator};
@@ -56,7 +56,8 @@ impl Emu {
         self.send(&Req::ecs(params)).await
     }
 
-    async fn send(&self, req: &Req<'_>) -> (u16, Value) {
+    /// `req` as its client encodes and signs it.
+    fn wire(&self, req: &Req<'_>) -> WireRequest {
         let creds = self.creds(req.creds);
         let host = self.emu.addr().to_string();
         let nonce = uuid::Uuid::new_v4().simple().to_string();
@@ -73,7 +74,7 @@ impl Emu {
             .filter(|(k, _)| req.signing == "v1" || *k != "Action")
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let mut wire = req.client.encode(&Call {
+        req.client.encode(&Call {
             operation: action,
             params: &params,
             headers: &req.headers,
@@ -85,7 +86,11 @@ impl Emu {
                 signing: req.signing,
                 method: req.method,
             },
-        });
+        })
+    }
+
+    async fn send(&self, req: &Req<'_>) -> (u16, Value) {
+        let mut wire = self.wire(req);
         for name in req.drop_after_signing {
             let query = wire.path_and_query.split_once('?').map(|(_, q)| q);
             let kept: Vec<&str> = query
@@ -895,28 +900,7 @@ async fn xml_format_and_form_body() {
     ];
     let mut req = Req::ecs(&params).post();
     // SDKs put `+` for a space in a form body but sign `%20`.
-    let wire = {
-        let host = emu.emu.addr().to_string();
-        let creds = emu.creds("default");
-        let p: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        ECS_CLIENT.encode(&Call {
-            operation: "AssignPrivateIpAddresses",
-            params: &p,
-            headers: &[],
-            credentials: &creds,
-            context: CallContext {
-                host: &host,
-                now: chrono::Utc::now(),
-                nonce: "n-xml-form",
-                signing: "v1",
-                method: Method::Post,
-            },
-        })
-    };
-    let body = String::from_utf8(wire.body.unwrap()).unwrap();
+    let body = String::from_utf8(emu.wire(&req).body.unwrap()).unwrap();
     req.body_override = Some(body.replace("%20", "+"));
     let (status, body) = emu.send(&req).await;
     assert_eq!(status, 200, "{body}");
@@ -1060,21 +1044,13 @@ async fn v3_verifies_the_query_as_signed_not_an_extra_parameter() {
     req.drop_after_signing = &["RegionId"];
     ecs_error(&emu.send(&req).await, 400, "SignatureDoesNotMatch");
     // The same header twice is refused before any signature is computed.
-    let creds = emu.creds("default");
-    let host = emu.emu.addr().to_string();
-    let wire = ECS_CLIENT.encode(&Call {
-        operation: "DescribeNetworkInterfaces",
-        params: &[("RegionId".into(), "cn-hangzhou".into())],
-        headers: &[],
-        credentials: &creds,
-        context: CallContext {
-            host: &host,
-            now: chrono::Utc::now(),
-            nonce: "dup-header",
-            signing: "v3",
-            method: Method::Get,
-        },
-    });
+    let wire = emu.wire(
+        &Req::ecs(&[
+            ("Action", "DescribeNetworkInterfaces"),
+            ("RegionId", "cn-hangzhou"),
+        ])
+        .v3(),
+    );
     let mut headers = wire.headers.clone();
     headers.push(("x-acs-date".into(), "2020-01-01T00:00:00Z".into()));
     let got = raw(&emu.emu, &wire.method, &wire.path_and_query, &headers, None).await;
