@@ -1060,7 +1060,6 @@ async fn v3_verifies_the_query_as_signed_not_an_extra_parameter() {
 #[tokio::test]
 async fn hostile_input_gets_vendor_errors() {
     let emu = Emu::start().await;
-    let http = reqwest::Client::new();
     let huge = format!(
         "Version=2014-05-26&Action=DescribeNetworkInterfaces&X={}",
         "a".repeat(40_000)
@@ -1074,13 +1073,8 @@ async fn hostile_input_gets_vendor_errors() {
         "Version=2017-11-10&Action=AssignPrivateIpAddresses",
         huge.as_str(),
     ] {
-        let response = http
-            .get(format!("{}/?{query}", emu.emu.base_url()))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
+        let reply = send_raw(&emu.emu, "GET", &format!("/?{query}"), &[], None).await;
+        let (status, text) = (reply.status, reply.text);
         assert!(
             (400..500).contains(&status),
             "{}: {status} {text}",
@@ -1090,35 +1084,28 @@ async fn hostile_input_gets_vendor_errors() {
     }
     // An oversized body, a binary body, an unsupported method.
     for (method, body) in [
-        (
-            reqwest::Method::POST,
-            vec![b'a'; crate::emulator::MAX_BODY + 1],
-        ),
-        (reqwest::Method::POST, vec![0xffu8; 4096]),
-        (reqwest::Method::PUT, b"Version=2014-05-26".to_vec()),
+        ("POST", vec![b'a'; crate::emulator::MAX_BODY + 1]),
+        ("POST", vec![0xffu8; 4096]),
+        ("PUT", b"Version=2014-05-26".to_vec()),
     ] {
-        let response = http
-            .request(method.clone(), emu.emu.base_url() + "/?Version=2014-05-26")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
+        let reply = send_raw(
+            &emu.emu,
+            method,
+            "/?Version=2014-05-26",
+            &[(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            Some(body),
+        )
+        .await;
+        let (status, text) = (reply.status, reply.text);
         assert_eq!(status, 400, "{method}: {text}");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["HostId"], "ecs.aliyuncs.com");
     }
-    let ok = http
-        .get(emu.emu.base_url() + "/healthz")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        (ok.status().as_u16(), ok.text().await.unwrap()),
-        (200, "ok".to_string())
-    );
+    let ok = send_raw(&emu.emu, "GET", "/healthz", &[], None).await;
+    assert_eq!((ok.status, ok.text), (200, "ok".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
