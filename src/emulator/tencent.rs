@@ -240,7 +240,7 @@ fn process<'s>(
     let source = tencent_v2::source(method, host, PATH, params);
     let expected = tencent_v2::sign(&source, key.secret.expose(), signature_method);
     let given = param("Signature").unwrap_or_default();
-    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+    if !super::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(fail(TcError::new(
             code::AUTH_FAILED,
             "The signature does not match: sign the request as the API's signature document says, with the Host header as sent.",
@@ -307,10 +307,6 @@ fn process<'s>(
         },
     };
     operation(&call).map_err(fail)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A validated request.

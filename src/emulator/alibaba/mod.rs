@@ -458,7 +458,7 @@ fn check_v1<'s>(
     let sts = rpc::string_to_sign(req.method, &req.params);
     let expected = rpc::sign_string(&sts, key.secret.expose());
     let given = value("Signature").unwrap_or_default();
-    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+    if !super::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(RpcError::new(
             "SignatureDoesNotMatch",
             format!(
@@ -548,7 +548,7 @@ fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticate
     );
     let sts = rpc::v3_string_to_sign(&canonical);
     let expected = rpc::sign_v3(&sts, key.secret.expose());
-    if !constant_time_eq(
+    if !super::constant_time_eq(
         expected.as_bytes(),
         auth.signature.to_ascii_lowercase().as_bytes(),
     ) {
@@ -617,10 +617,6 @@ fn check_nonce(
         ));
     }
     Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// An Alibaba reply: a success body or the error envelope, in the

@@ -334,7 +334,7 @@ fn process<'s>(
             &naver::message(method, &path, q, timestamp, access_key),
             key.secret.expose(),
         );
-        constant_time_eq(expected.as_bytes(), signature.as_bytes())
+        super::constant_time_eq(expected.as_bytes(), signature.as_bytes())
     };
     // The decoded query is built only when the query as sent does not
     // match (the Python SDK's signature), and checked only if it differs.
@@ -423,10 +423,6 @@ fn params_in_query(raw: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A validated request.
