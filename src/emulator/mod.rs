@@ -31,7 +31,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -192,6 +193,20 @@ pub(crate) async fn read_body(body: axum::body::Body) -> Result<axum::body::Byte
         return Ok(axum::body::Bytes::new());
     }
     axum::body::to_bytes(body, MAX_BODY).await
+}
+
+/// Whether a request's body is a form whose parameters count: SDKs POST
+/// one, and a body without a Content-Type is read as one; a body of any
+/// other type carries no parameters.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
 }
 
 /// A fresh request id: a random (version 4) UUID from the thread's

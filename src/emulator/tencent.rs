@@ -102,15 +102,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or("");
     let body = super::read_body(body).await;
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+    let is_form = super::is_form(&parts.headers);
     let host = parts
         .headers
         .get(HOST)

@@ -224,13 +224,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         headers: &parts.headers,
         body: bytes,
     };
-    // SDKs POST a form; a body of any other type carries no parameters.
-    let is_form = received.header(CONTENT_TYPE.as_str()).is_none_or(|v| {
-        v.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if is_form && !received.body.is_empty() {
+    if super::is_form(&parts.headers) && !received.body.is_empty() {
         let form = rpc::parse_form_borrowed(received.body);
         received.params.extend(form);
     }

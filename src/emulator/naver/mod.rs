@@ -169,15 +169,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let action = action_of(parts.uri.path());
     let raw_query = parts.uri.query().unwrap_or("").to_string();
     let body = super::read_body(body).await;
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+    let is_form = super::is_form(&parts.headers);
     // Borrowed from the request where decoding changed nothing.
     let mut params: Vec<Pair<'_>> = form_urlencoded::parse(raw_query.as_bytes()).collect();
     if let (true, Ok(bytes)) = (is_form, &body) {
