@@ -40,7 +40,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::spec::SpecSet;
+use crate::dialect::DialectId;
+use crate::spec::{ErrorEntry, OperationSpec, SpecSet};
 use nonce::NonceStore;
 use world::{AccessKey, World, WorldBuildError, WorldFile};
 
@@ -158,6 +159,35 @@ impl EmulatorState {
     /// The specs requests are validated with.
     pub fn specs(&self) -> &'static SpecSet {
         self.specs
+    }
+
+    /// The catalog row documenting the error `code`: the operation's
+    /// catalog once the operation is known, else the dialect's. The
+    /// vendors' error replies take their status (or numeric code) from it,
+    /// so the specs and the emulator agree.
+    pub fn documented<'s>(
+        &self,
+        dialect: DialectId,
+        spec: Option<&'s OperationSpec>,
+        code: &str,
+    ) -> Option<&'s ErrorEntry> {
+        match spec {
+            Some(spec) => spec.errors.get(code),
+            None => self.specs.dialect(dialect).and_then(|d| d.errors.get(code)),
+        }
+    }
+
+    /// The HTTP status [`EmulatorState::documented`] gives `code`; 400 for
+    /// a code none documents, which a contract check then reports.
+    pub fn documented_status(
+        &self,
+        dialect: DialectId,
+        spec: Option<&OperationSpec>,
+        code: &str,
+    ) -> StatusCode {
+        self.documented(dialect, spec, code)
+            .and_then(|e| StatusCode::from_u16(e.status).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST)
     }
 
     /// Records a nonce for an access key; false when it was seen and has

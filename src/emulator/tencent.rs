@@ -159,14 +159,10 @@ fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> Tc
 /// dialect's, before an operation is known); 5100 for a code neither
 /// documents, which a contract check then reports.
 fn render_error(state: &EmulatorState, spec: Option<&OperationSpec>, error: &TcError) -> Response {
-    let entry = match spec {
-        Some(spec) => spec.errors.get(&error.code),
-        None => state
-            .specs()
-            .dialect(DIALECT)
-            .and_then(|d| d.errors.get(&error.code)),
-    };
-    let number = entry.and_then(|e| e.numeric_code).unwrap_or(5100);
+    let number = state
+        .documented(DIALECT, spec, &error.code)
+        .and_then(|e| e.numeric_code)
+        .unwrap_or(5100);
     Reply(Node::obj([
         ("code", number.into()),
         ("message", error.message.as_str().into()),

@@ -640,16 +640,7 @@ fn render_error(
     format: Format,
     request_id: &str,
 ) -> Response {
-    let documented = match spec {
-        Some(spec) => spec.errors.status_of(&error.code),
-        None => state
-            .specs()
-            .dialect(product.dialect())
-            .and_then(|d| d.errors.status_of(&error.code)),
-    };
-    let status = documented
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status = state.documented_status(product.dialect(), spec, &error.code);
     let body = Node::obj([
         ("RequestId", request_id.into()),
         ("HostId", Node::Static(product.host_id())),

@@ -245,16 +245,7 @@ fn render_error(
     error: &NcpError,
     format: Format,
 ) -> Response {
-    let documented = match spec {
-        Some(spec) => spec.errors.status_of(&error.code),
-        None => state
-            .specs()
-            .dialect(DIALECT)
-            .and_then(|d| d.errors.status_of(&error.code)),
-    };
-    let status = documented
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status = state.documented_status(DIALECT, spec, &error.code);
     if error.gateway {
         let body = Node::obj([
             ("errorCode", error.code.as_str().into()),
