@@ -41,7 +41,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::dialect::DialectId;
-use crate::spec::{ErrorEntry, OperationSpec, SpecSet};
+use crate::spec::{ErrorEntry, OperationSpec, SpecSet, Violation, ViolationKind};
 use nonce::NonceStore;
 use world::{AccessKey, World, WorldBuildError, WorldFile};
 
@@ -188,6 +188,26 @@ impl EmulatorState {
         self.documented(dialect, spec, code)
             .and_then(|e| StatusCode::from_u16(e.status).ok())
             .unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    /// A violation found outside the spec's own validation (a signature
+    /// protocol's parameters, an oversized request) in the dialect's words,
+    /// code and message, rendered as the spec's validation renders its own;
+    /// `None` when the specs give the dialect no common part.
+    pub fn violation(
+        &self,
+        dialect: DialectId,
+        kind: ViolationKind,
+        parameter: &str,
+        wire_name: &str,
+    ) -> Option<(String, String)> {
+        let common = self.specs.dialect(dialect)?;
+        Some(common.validation.render(&Violation {
+            kind,
+            parameter: parameter.to_string(),
+            wire_name: wire_name.to_string(),
+            detail: String::new(),
+        }))
     }
 
     /// Records a nonce for an access key; false when it was seen and has

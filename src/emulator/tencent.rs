@@ -143,14 +143,8 @@ fn too_large(state: &EmulatorState, what: &str) -> TcError {
 /// The dialect's answer to a violation found outside the spec's validation
 /// (the signature protocol's own parameters).
 fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> TcError {
-    match state.specs().dialect(DIALECT) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            TcError::new(
-                reply.code.replace("%s", name),
-                reply.message.replace("%s", name),
-            )
-        }
+    match state.violation(DIALECT, kind, name, name) {
+        Some((code, message)) => TcError::new(code, message),
         None => TcError::new(code::BAD_PARAMETER, format!("{name} is not valid")),
     }
 }

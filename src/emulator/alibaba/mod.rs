@@ -302,14 +302,8 @@ fn violation_reply(
     parameter: &str,
     wire_name: &str,
 ) -> RpcError {
-    match state.specs().dialect(product.dialect()) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            RpcError::new(
-                reply.code.replace("%s", parameter),
-                reply.message.replace("%s", wire_name),
-            )
-        }
+    match state.violation(product.dialect(), kind, parameter, wire_name) {
+        Some((code, message)) => RpcError::new(code, message),
         None => RpcError::new("InvalidParameter", format!("{wire_name} is not valid.")),
     }
 }

@@ -224,14 +224,8 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
 }
 
 fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> NcpError {
-    match state.specs().dialect(DIALECT) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            NcpError::service(
-                &reply.code.replace("%s", name),
-                reply.message.replace("%s", name),
-            )
-        }
+    match state.violation(DIALECT, kind, name, name) {
+        Some((code, message)) => NcpError::service(&code, message),
         None => NcpError::service(code::BAD_PARAMETER, format!("{name} is not valid")),
     }
 }
