@@ -607,23 +607,6 @@ fn check_nonce(
     Ok(())
 }
 
-/// An Alibaba reply: a success body or the error envelope, in the
-/// requested format, with its status. The one type every Alibaba answer
-/// (and every refusal, from an oversized body to an unknown version) goes
-/// out as.
-struct Reply {
-    status: StatusCode,
-    format: Format,
-    root: String,
-    body: Node,
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        respond(self.status, self.format, &self.root, &self.body)
-    }
-}
-
 /// The envelope, with the status the spec documents for the code: the
 /// operation's catalog when the operation is known, else the dialect's.
 fn render_error(
@@ -650,15 +633,12 @@ fn render_error(
             .into(),
         ),
     ]);
-    Reply {
-        status,
-        format,
-        root: "Error".into(),
-        body,
-    }
-    .into_response()
+    respond(status, format, "Error", &body)
 }
 
+/// An Alibaba reply, a success body or the error envelope, in the
+/// requested format with its status: every Alibaba answer (and every
+/// refusal, from an oversized body to an unknown version) goes out here.
 fn respond(status: StatusCode, format: Format, root: &str, body: &Node) -> Response {
     let (text, content_type) = match format {
         Format::Json => (body.to_json(), "application/json;charset=utf-8"),
