@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{describe_page, object, Node, OpCall, Product, RpcError};
+use super::{describe_page, object, unknown_action, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, Visibility, WorldError};
 
@@ -124,12 +124,7 @@ impl Product for Ecs {
             "AssignPrivateIpAddresses" => assign(call),
             "UnassignPrivateIpAddresses" => unassign(call),
             "DescribeNetworkInterfaces" => describe(call),
-            other => Err(RpcError::new(
-                "InvalidAction",
-                format!(
-                    "Specified api \"{other}\" is not found, please check your url and method."
-                ),
-            )),
+            other => Err(unknown_action(other)),
         }
     }
 }

@@ -287,6 +287,15 @@ fn sniff_version(query: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The refusal of an Action the product does not have, whether its spec
+/// or its module lacks it.
+pub fn unknown_action(action: &str) -> RpcError {
+    RpcError::new(
+        "InvalidAction",
+        format!("Specified api \"{action}\" is not found, please check your url and method."),
+    )
+}
+
 /// An oversized query or body: the dialect's `malformed` answer, naming
 /// what was too large.
 fn too_large(state: &EmulatorState, product: &dyn Product, what: &str) -> RpcError {
@@ -327,15 +336,7 @@ fn process<'s>(
     }
     .unwrap_or("");
     let Some(spec) = specs.get(product.dialect(), action) else {
-        return Err((
-            None,
-            RpcError::new(
-                "InvalidAction",
-                format!(
-                    "Specified api \"{action}\" is not found, please check your url and method."
-                ),
-            ),
-        ));
+        return Err((None, unknown_action(action)));
     };
     let fail = |e: RpcError| (Some(spec), e);
     if req.method != "GET" && req.method != "POST" {
