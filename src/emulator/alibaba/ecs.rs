@@ -32,7 +32,7 @@ impl Product for Ecs {
         "Ecs"
     }
 
-    fn world_error(&self, _operation: &str, e: WorldError) -> RpcError {
+    fn world_error(&self, e: WorldError) -> RpcError {
         match e {
             WorldError::EniNotFound { id } => RpcError::new(
                 "InvalidEniId.NotFound",
@@ -129,11 +129,6 @@ impl Product for Ecs {
     }
 }
 
-fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
-    let action = call.action;
-    move |e| Ecs.world_error(action, e)
-}
-
 fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let region = p.value("RegionId").unwrap_or_default();
@@ -150,10 +145,10 @@ fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         let mut world = call.state.world();
         world
             .check_offered(&scope, call.action)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
         world
             .assign(&scope, eni_id, &request)
-            .map_err(world_error(call))?
+            .map_err(|e| Ecs.world_error(e))?
     };
     let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
     Ok(object([
@@ -181,10 +176,10 @@ fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         let mut world = call.state.world();
         world
             .check_offered(&scope, call.action)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
         world
             .unassign(&scope, eni_id, &ips, Visibility::Immediate)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
     }
     Ok(object([("RequestId", call.request_id.into())]))
 }
@@ -212,7 +207,7 @@ fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let world = call.state.world();
     world
         .check_offered(&scope, call.action)
-        .map_err(world_error(call))?;
+        .map_err(|e| Ecs.world_error(e))?;
     let found = world.describe(&scope, &filter);
     Ok(describe_page(call, &found, page_number, page_size, |eni| {
         eni_json(eni)

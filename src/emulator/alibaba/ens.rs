@@ -35,7 +35,7 @@ impl Product for Ens {
         "Ens"
     }
 
-    fn world_error(&self, _operation: &str, e: WorldError) -> RpcError {
+    fn world_error(&self, e: WorldError) -> RpcError {
         match e {
             WorldError::EniNotFound { id } => RpcError::new(
                 "InvalidEniId.NotFound",
@@ -135,11 +135,6 @@ fn status_word(state: EniState) -> &'static str {
     }
 }
 
-fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
-    let action = call.action;
-    move |e| Ens.world_error(action, e)
-}
-
 fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
@@ -152,7 +147,7 @@ fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         .state
         .world()
         .assign(&call.scope(&Ens, None), eni_id, &request)
-        .map_err(world_error(call))?;
+        .map_err(|e| Ens.world_error(e))?;
     let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
     Ok(object([
         ("RequestId", call.request_id.into()),
@@ -173,7 +168,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     call.state
         .world()
         .unassign_in_any_state(&call.scope(&Ens, None), eni_id, &ips, Visibility::Immediate)
-        .map_err(world_error(call))?;
+        .map_err(|e| Ens.world_error(e))?;
     Ok(object([("RequestId", call.request_id.into())]))
 }
 

@@ -53,7 +53,7 @@ pub trait Product: Sync {
     /// `product=` of its error envelope's Recommend link (`Ecs`).
     fn name(&self) -> &'static str;
     /// A neutral world error in this product's words.
-    fn world_error(&self, operation: &str, error: WorldError) -> RpcError;
+    fn world_error(&self, error: WorldError) -> RpcError;
     /// The refusal of a key whose policy does not allow `operation`.
     fn not_permitted(&self, operation: &str) -> RpcError;
     /// Runs an operation whose request has passed every common check and
