@@ -523,8 +523,8 @@ fn interface_no<'a>(call: &Call<'a>) -> &'a str {
 }
 
 /// The reply of every operation: the interfaces, wrapped.
-fn reply(call: &Call<'_>, enis: &[&Eni]) -> Node {
-    let list: Vec<Node> = enis.iter().map(|e| nic_json(call.state, e)).collect();
+fn reply(enis: &[&Eni]) -> Node {
+    let list: Vec<Node> = enis.iter().map(|e| nic_json(e)).collect();
     Node::obj([
         ("requestId", super::request_id().to_string().into()),
         ("returnCode", Node::Static("0")),
@@ -554,7 +554,7 @@ fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
         .collect();
     if explicit.is_empty() && count == 0 {
         let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-        return Ok(reply(call, &[eni]));
+        return Ok(reply(&[eni]));
     }
     let request = AssignRequest {
         explicit,
@@ -567,7 +567,7 @@ fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
         .assign(&call.scope, eni_id, &request)
         .map_err(world_error)?;
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-    Ok(reply(call, &[eni]))
+    Ok(reply(&[eni]))
 }
 
 fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
@@ -588,7 +588,7 @@ fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
             .map_err(world_error)?;
     }
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-    Ok(reply(call, &[eni]))
+    Ok(reply(&[eni]))
 }
 
 /// Any change, even one that would change nothing, waits for SET to end.
@@ -610,7 +610,7 @@ fn detail(call: &Call<'_>) -> Result<Node, NcpError> {
         .eni(&call.scope, interface_no(call))
         .into_iter()
         .collect();
-    Ok(reply(call, &found))
+    Ok(reply(&found))
 }
 
 fn list(call: &Call<'_>) -> Result<Node, NcpError> {
@@ -670,7 +670,7 @@ fn list(call: &Call<'_>) -> Result<Node, NcpError> {
             .take(page_size)
             .collect()
     };
-    let mut body = reply(call, &page);
+    let mut body = reply(&page);
     body.set("totalRows", total.into());
     Ok(body)
 }
@@ -692,17 +692,16 @@ fn nic_name(eni: &Eni) -> String {
 /// The status an interface reads: `SET` while a change runs, else in use
 /// or not by whether it is attached.
 fn status(eni: &Eni) -> (&'static str, &'static str) {
-    let (code, name) = if eni.running_task().is_some() {
+    if eni.running_task().is_some() {
         ("SET", "Configuring")
     } else if eni.state == EniState::InUse {
         ("USED", "In use")
     } else {
         ("NOTUSED", "Not used")
-    };
-    (code, name)
+    }
 }
 
-fn nic_json(_state: &EmulatorState, eni: &Eni) -> Node {
+fn nic_json(eni: &Eni) -> Node {
     let primary = eni.eni_type == EniType::Primary;
     let (code, name) = status(eni);
     let mut m = Node::obj([
