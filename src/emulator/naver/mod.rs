@@ -553,7 +553,6 @@ fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
         .filter(|ip| !eni.holds(*ip) || *ip == eni.primary_ip)
         .collect();
     if explicit.is_empty() && count == 0 {
-        let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
         return Ok(reply(&[eni]));
     }
     let request = AssignRequest {
