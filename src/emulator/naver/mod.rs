@@ -337,12 +337,12 @@ fn process<'s>(
             )))
         }
     }
-    if spec.is_none() {
+    let Some(operation_spec) = spec else {
         return Err((
             None,
             NcpError::gateway(code::NOT_FOUND, format!("No API {action}")),
         ));
-    }
+    };
     if method != "GET" && method != "POST" {
         return Err(fail(NcpError::gateway(
             code::NOT_FOUND,
@@ -363,18 +363,16 @@ fn process<'s>(
             params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
-    if let Some(spec) = spec {
-        match state.inject(spec, params, slot) {
-            Verdict::Proceed => {}
-            Verdict::Refuse(entry) if entry.shape == Some(ErrorShape::Gateway) => {
-                return Err(fail(NcpError::gateway(&entry.code, "")))
-            }
-            Verdict::Refuse(entry) => {
-                return Err(fail(NcpError::service(&entry.code, faults::message(entry))))
-            }
-            // Never sent: the connection closes instead.
-            Verdict::Drop => return Err(fail(NcpError::service("", ""))),
+    match state.inject(operation_spec, params, slot) {
+        Verdict::Proceed => {}
+        Verdict::Refuse(entry) if entry.shape == Some(ErrorShape::Gateway) => {
+            return Err(fail(NcpError::gateway(&entry.code, "")))
         }
+        Verdict::Refuse(entry) => {
+            return Err(fail(NcpError::service(&entry.code, faults::message(entry))))
+        }
+        // Never sent: the connection closes instead.
+        Verdict::Drop => return Err(fail(NcpError::service("", ""))),
     }
     let call = Call {
         state,
