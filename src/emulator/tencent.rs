@@ -400,9 +400,10 @@ fn world_error(e: WorldError) -> TcError {
     }
 }
 
-/// The VPC and the ENI the call names: an unknown (or another account's)
-/// VPC is InvalidVpc.NotFound; an ENI outside it, InvalidNetworkInterface.NotFound.
-fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
+/// The ENI the call names, once it and its VPC are checked: an unknown (or
+/// another account's) VPC is InvalidVpc.NotFound; an ENI outside it,
+/// InvalidNetworkInterface.NotFound.
+fn check_vpc_and_eni<'a>(call: &Call<'a>) -> Result<&'a str, TcError> {
     let vpc = call.value("vpcId").unwrap_or_default();
     let eni = call.value("networkInterfaceId").unwrap_or_default();
     let world = call.state.world();
@@ -413,7 +414,7 @@ fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
         ));
     }
     match world.eni(&call.scope, eni) {
-        Ok(e) if e.vpc == vpc => Ok((vpc.to_string(), eni.to_string())),
+        Ok(e) if e.vpc == vpc => Ok(eni),
         _ => Err(world_error(WorldError::EniNotFound {
             id: eni.to_string(),
         })),
@@ -430,7 +431,7 @@ fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Node {
 }
 
 fn assign(call: &Call<'_>) -> Result<Node, TcError> {
-    let (_, eni) = check_vpc_and_eni(call)?;
+    let eni = check_vpc_and_eni(call)?;
     // A new address is never the primary: the primary exists already.
     if call
         .list("privateIpAddressSet.", ".primary")
@@ -458,7 +459,7 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
         ..AssignRequest::default()
     };
     let mut world = call.state.world();
-    let assigned = world.assign(&call.scope, &eni, &request);
+    let assigned = world.assign(&call.scope, eni, &request);
     assigned.map_err(|e| match e {
         // An address the subnet cannot give is a bad value of the
         // parameter that named it: 4000, naming it.
@@ -472,11 +473,11 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
         }
         other => world_error(other),
     })?;
-    Ok(task_data(&world, call, &eni))
+    Ok(task_data(&world, call, eni))
 }
 
 fn unassign(call: &Call<'_>) -> Result<Node, TcError> {
-    let (_, eni) = check_vpc_and_eni(call)?;
+    let eni = check_vpc_and_eni(call)?;
     let ips: Vec<Ipv4Addr> = call
         .list("privateIpAddress.", "")
         .iter()
@@ -484,9 +485,9 @@ fn unassign(call: &Call<'_>) -> Result<Node, TcError> {
         .collect();
     let mut world = call.state.world();
     world
-        .unassign(&call.scope, &eni, &ips, Visibility::AfterTask)
+        .unassign(&call.scope, eni, &ips, Visibility::AfterTask)
         .map_err(world_error)?;
-    Ok(task_data(&world, call, &eni))
+    Ok(task_data(&world, call, eni))
 }
 
 fn describe(call: &Call<'_>) -> Result<Node, TcError> {
