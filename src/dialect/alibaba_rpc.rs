@@ -18,8 +18,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{
-    redact_pairs, redact_signature_in, xml, Call, ClientDialect, Decoded, Method, SentRequest,
-    VendorError, WireRequest,
+    apply_header_overrides, redact_pairs, redact_signature_in, xml, Call, ClientDialect, Decoded,
+    Method, SentRequest, VendorError, WireRequest,
 };
 
 type HmacSha1 = Hmac<Sha1>;
@@ -424,27 +424,6 @@ impl AlibabaRpcClient {
             body,
         }
     }
-}
-
-/// Applies a case's header overrides (names compared lower-case): a value
-/// replaces or adds the header; `None` keeps it for signing and returns its
-/// name, to be dropped from the request after signing.
-fn apply_header_overrides(
-    headers: &mut Vec<(String, String)>,
-    overrides: &[(String, Option<String>)],
-) -> Vec<String> {
-    let mut dropped = Vec::new();
-    for (name, value) in overrides {
-        let name = name.to_ascii_lowercase();
-        match value {
-            Some(v) => match headers.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = v.clone(),
-                None => headers.push((name, v.clone())),
-            },
-            None => dropped.push(name),
-        }
-    }
-    dropped
 }
 
 impl ClientDialect for AlibabaRpcClient {

@@ -198,6 +198,27 @@ pub trait ClientDialect: Send + Sync {
     fn redact(&self, wire: &WireRequest) -> SentRequest;
 }
 
+/// Applies a case's header overrides (names compared lower-case): a value
+/// replaces or adds the header; `None` keeps it for signing and returns its
+/// name, to be dropped from the request after signing.
+pub fn apply_header_overrides(
+    headers: &mut Vec<(String, String)>,
+    overrides: &[(String, Option<String>)],
+) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (name, value) in overrides {
+        let name = name.to_ascii_lowercase();
+        match value {
+            Some(v) => match headers.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = v.clone(),
+                None => headers.push((name, v.clone())),
+            },
+            None => dropped.push(name),
+        }
+    }
+    dropped
+}
+
 /// `name=value&...` with the values of `redacted` names replaced by `***`;
 /// used for queries and form bodies alike.
 pub fn redact_pairs(encoded: &str, redacted: &[&str]) -> String {
