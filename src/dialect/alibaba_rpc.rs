@@ -518,17 +518,13 @@ fn envelope_error(body: &Value) -> Option<VendorError> {
     })
 }
 
-/// A body the dialect cannot read still reaches the report, as text.
+/// A body the dialect cannot read still reaches the report, as text; it
+/// is an error only under an error status.
 fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
+    let decoded = Decoded::unreadable(status, text, why);
     Decoded {
-        status,
-        body: Value::String(text.to_string()),
-        xml: false,
-        error: (!(200..300).contains(&status)).then(|| VendorError {
-            code: String::new(),
-            number: None,
-            message: format!("unreadable body ({why})"),
-        }),
+        error: decoded.error.filter(|_| !(200..300).contains(&status)),
+        ..decoded
     }
 }
 

@@ -187,6 +187,23 @@ pub struct Decoded {
     pub error: Option<VendorError>,
 }
 
+impl Decoded {
+    /// A body the dialect cannot read, kept as text for the report, and an
+    /// error saying why.
+    pub fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
+        Decoded {
+            status,
+            body: serde_json::Value::String(text.to_string()),
+            xml: false,
+            error: Some(VendorError {
+                code: String::new(),
+                number: None,
+                message: format!("unreadable body ({why})"),
+            }),
+        }
+    }
+}
+
 /// The client half of a dialect.
 pub trait ClientDialect: Send + Sync {
     /// The signing variants this dialect's client offers; the first is the

@@ -149,12 +149,12 @@ impl ClientDialect for NaverClient {
                     wrapped.insert(root, value);
                     (Value::Object(wrapped), true)
                 }
-                Err(e) => return unreadable(status, &text, &e.to_string()),
+                Err(e) => return Decoded::unreadable(status, &text, &e.to_string()),
             }
         } else {
             match serde_json::from_str::<Value>(trimmed) {
                 Ok(v) => (v, false),
-                Err(e) => return unreadable(status, &text, &format!("not JSON: {e}")),
+                Err(e) => return Decoded::unreadable(status, &text, &format!("not JSON: {e}")),
             }
         };
         let field = |v: &Value, k: &str| {
@@ -213,19 +213,6 @@ impl ClientDialect for NaverClient {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
         }
-    }
-}
-
-fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
-    Decoded {
-        status,
-        body: Value::String(text.to_string()),
-        xml: false,
-        error: Some(VendorError {
-            code: String::new(),
-            number: None,
-            message: format!("unreadable body ({why})"),
-        }),
     }
 }
 

@@ -209,16 +209,7 @@ impl ClientDialect for TencentV2Client {
                     error,
                 }
             }
-            Err(e) => Decoded {
-                status,
-                body: Value::String(text.to_string()),
-                xml: false,
-                error: Some(VendorError {
-                    code: String::new(),
-                    number: None,
-                    message: format!("unreadable body (not JSON: {e})"),
-                }),
-            },
+            Err(e) => Decoded::unreadable(status, &text, &format!("not JSON: {e}")),
         }
     }
 
