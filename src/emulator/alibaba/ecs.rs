@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{describe_page, object, unknown_action, Node, OpCall, Product, RpcError};
+use super::{describe_page, unknown_action, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, Visibility, WorldError};
 
@@ -151,15 +151,15 @@ fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
             .map_err(|e| Ecs.world_error(e))?
     };
     let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
-    Ok(object([
+    Ok(Node::obj([
         ("RequestId", call.request_id.into()),
         (
             "AssignedPrivateIpAddressesSet",
-            object([
+            Node::obj([
                 ("NetworkInterfaceId", eni_id.into()),
                 (
                     "PrivateIpSet",
-                    object([("PrivateIpAddress", Node::List(ips))]),
+                    Node::obj([("PrivateIpAddress", Node::List(ips))]),
                 ),
             ]),
         ),
@@ -181,7 +181,7 @@ fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
             .unassign(&scope, eni_id, &ips, Visibility::Immediate)
             .map_err(|e| Ecs.world_error(e))?;
     }
-    Ok(object([("RequestId", call.request_id.into())]))
+    Ok(Node::obj([("RequestId", call.request_id.into())]))
 }
 
 fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
@@ -215,7 +215,7 @@ fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
 }
 
 fn ip_entry(ip: Ipv4Addr, primary: bool) -> Node {
-    object([
+    Node::obj([
         ("PrivateIpAddress", Node::Ip(ip)),
         ("Primary", primary.into()),
     ])
@@ -225,7 +225,7 @@ fn eni_json(eni: &Eni) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
-    object([
+    Node::obj([
         ("NetworkInterfaceId", eni.id.as_str().into()),
         ("Status", eni.state.to_string().into()),
         ("Type", eni.eni_type.to_string().into()),
@@ -238,6 +238,9 @@ fn eni_json(eni: &Eni) -> Node {
             "InstanceId",
             eni.instance.as_deref().unwrap_or_default().into(),
         ),
-        ("PrivateIpSets", object([("PrivateIpSet", Node::List(ips))])),
+        (
+            "PrivateIpSets",
+            Node::obj([("PrivateIpSet", Node::List(ips))]),
+        ),
     ])
 }

@@ -667,19 +667,14 @@ pub fn describe_page<T>(
         .unwrap_or(0)
         .saturating_mul(size);
     let page: Vec<Node> = found.iter().skip(skip).take(size).map(render).collect();
-    object([
+    Node::obj([
         ("RequestId", call.request_id.into()),
         ("TotalCount", found.len().into()),
         ("PageNumber", page_number.into()),
         ("PageSize", page_size.into()),
         (
             "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Node::List(page))]),
+            Node::obj([("NetworkInterfaceSet", Node::List(page))]),
         ),
     ])
-}
-
-/// `{k: v, ...}` with fixed keys, in order.
-pub fn object<const N: usize>(entries: [(&'static str, Node); N]) -> Node {
-    Node::obj(entries)
 }
