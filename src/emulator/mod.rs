@@ -2,11 +2,14 @@
 //! vendor-neutral [`world::World`].
 //!
 //! Each vendor module gives its routes and renders its own error envelope
-//! (Alibaba RPC on `/`, told apart by API version; later Tencent at
-//! `/v2/index.php` and NAVER at `/vserver/v2/<action>`); [`app`] merges them,
-//! as LocalStack's single edge port does. Requests are validated against
-//! the specs built into the binary, the same files lint and the runner read,
-//! so a bound cannot differ between a spec and the emulator.
+//! (Alibaba RPC on `/`, told apart by API version; Tencent at
+//! `/v2/index.php`; NAVER at `/vserver/v2/<action>`); [`app`] merges them,
+//! as LocalStack's single edge port does. What they share lives here: the
+//! size limits, the form test, the constant-time signature compare, and the
+//! spec lookups that word a violation and give an error its documented
+//! status. Requests are validated against the specs built into the binary,
+//! the same files lint and the runner read, so a bound cannot differ
+//! between a spec and the emulator.
 //!
 //! The test harness starts one per case ([`start`] on `127.0.0.1:0`), so
 //! starting is cheap: build the world from its file, bind, spawn. All state
@@ -53,7 +56,7 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_QUERY: usize = 32 << 10;
 
 /// The emulator's clock: real time, or a pinned instant, plus an offset
-/// that tests (and later the runner's waits) advance instead of sleeping.
+/// that tests and the runner's waits advance instead of sleeping.
 #[derive(Debug, Default, Clone, Copy)]
 struct Clock {
     pinned: Option<DateTime<Utc>>,
