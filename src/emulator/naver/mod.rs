@@ -167,7 +167,7 @@ fn item_name(list: &str) -> String {
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let action = action_of(parts.uri.path());
-    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let raw_query = parts.uri.query().unwrap_or("");
     let body = super::read_body(body).await;
     let is_form = super::is_form(&parts.headers);
     // Borrowed from the request where decoding changed nothing.
@@ -204,7 +204,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
             &state,
             parts.method.as_str(),
             &action,
-            &raw_query,
+            raw_query,
             &parts.headers,
             &params,
             &slot,
