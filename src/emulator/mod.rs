@@ -5,11 +5,11 @@
 //! (Alibaba RPC on `/`, told apart by API version; Tencent at
 //! `/v2/index.php`; NAVER at `/vserver/v2/<action>`); [`app`] merges them,
 //! as LocalStack's single edge port does. What they share lives here: the
-//! size limits, the form test, the constant-time signature compare, and the
-//! spec lookups that word a violation and give an error its documented
-//! status. Requests are validated against the specs built into the binary,
-//! the same files lint and the runner read, so a bound cannot differ
-//! between a spec and the emulator.
+//! size limits, the form test, reading a repeat list, the constant-time
+//! signature compare, and the spec lookups that word a violation and give
+//! an error its documented status. Requests are validated against the
+//! specs built into the binary, the same files lint and the runner read,
+//! so a bound cannot differ between a spec and the emulator.
 //!
 //! The test harness starts one per case ([`start`] on `127.0.0.1:0`), so
 //! starting is cheap: build the world from its file, bind, spawn. All state
@@ -43,6 +43,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::dialect::alibaba_rpc::Pair;
 use crate::dialect::DialectId;
 use crate::spec::{ErrorEntry, OperationSpec, SpecSet, Violation, ViolationKind};
 use nonce::NonceStore;
@@ -260,6 +261,20 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         })
+}
+
+/// The values of a repeat list, ordered by index: `index_of` gives the
+/// index of a parameter that belongs to the list (from its name), each
+/// dialect spelling list members its own way.
+pub(crate) fn list_by_index<'a>(
+    params: impl Iterator<Item = &'a Pair<'a>>,
+    index_of: impl Fn(&str) -> Option<&str>,
+) -> Vec<&'a str> {
+    let mut items: Vec<(u32, &str)> = params
+        .filter_map(|(k, v)| Some((index_of(k)?.parse().ok()?, v.as_ref())))
+        .collect();
+    items.sort_unstable_by_key(|(n, _)| *n);
+    items.into_iter().map(|(_, v)| v).collect()
 }
 
 /// A fresh request id: a random (version 4) UUID from the thread's

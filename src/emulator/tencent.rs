@@ -310,16 +310,9 @@ impl<'a> Call<'a> {
     /// The values of a 0-based list `prefix.N suffix`, by index (the spec
     /// has checked that they run without a gap).
     fn list(&self, prefix: &str, suffix: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .params
-            .iter()
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.params.iter(), |k| {
+            k.strip_prefix(prefix)?.strip_suffix(suffix)
+        })
     }
 }
 

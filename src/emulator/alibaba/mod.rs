@@ -119,17 +119,9 @@ impl<'a> Params<'a> {
     /// The values of the repeat list `stem.N`, by N (validation has
     /// checked every index).
     pub fn list(&self, stem: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .all
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.all.iter().filter(|(_, v)| !v.is_empty()), |k| {
+            k.strip_prefix(stem)?.strip_prefix('.')
+        })
     }
 
     /// An integer the spec has checked, or `default`.

@@ -418,16 +418,9 @@ impl<'a> Call<'a> {
 
     /// The values of a 1-based list `stem.N`, by N.
     fn list(&self, stem: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .params
-            .iter()
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.params.iter(), |k| {
+            k.strip_prefix(stem)?.strip_prefix('.')
+        })
     }
 
     fn ips(&self, stem: &str) -> Vec<Ipv4Addr> {
