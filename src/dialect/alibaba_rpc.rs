@@ -18,7 +18,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{
-    apply_header_overrides, redact_pairs, redact_signature_in, xml, Call, ClientDialect, Decoded,
+    apply_header_overrides, redact_params, redact_signature_in, xml, Call, ClientDialect, Decoded,
     Method, SentRequest, VendorError, WireRequest,
 };
 
@@ -474,33 +474,16 @@ impl ClientDialect for AlibabaRpcClient {
         }
     }
 
+    /// v1's `Signature` parameter, and V3's signature inside the
+    /// Authorization header.
     fn redact(&self, wire: &WireRequest) -> SentRequest {
-        let target = match wire.path_and_query.split_once('?') {
-            Some((path, query)) => format!("{path}?{}", redact_pairs(query, &["Signature"])),
-            None => wire.path_and_query.clone(),
-        };
-        let headers = wire
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("authorization") {
-                    redact_signature_in(value)
-                } else {
-                    value.clone()
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        let body = wire
-            .body
-            .as_ref()
-            .map(|b| redact_pairs(&String::from_utf8_lossy(b), &["Signature"]));
-        SentRequest {
-            method: wire.method.as_str(),
-            target,
-            headers,
-            body,
+        let mut sent = redact_params(wire, &["Signature"]);
+        for (name, value) in &mut sent.headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                *value = redact_signature_in(value);
+            }
         }
+        sent
     }
 }
 

@@ -236,6 +236,24 @@ pub fn apply_header_overrides(
     dropped
 }
 
+/// `wire` as reports show it, the values of the `redacted` parameters
+/// replaced by `***` in its query and its form body; headers as sent.
+pub fn redact_params(wire: &WireRequest, redacted: &[&str]) -> SentRequest {
+    let target = match wire.path_and_query.split_once('?') {
+        Some((path, query)) => format!("{path}?{}", redact_pairs(query, redacted)),
+        None => wire.path_and_query.clone(),
+    };
+    SentRequest {
+        method: wire.method.as_str(),
+        target,
+        headers: wire.headers.clone(),
+        body: wire
+            .body
+            .as_ref()
+            .map(|b| redact_pairs(&String::from_utf8_lossy(b), redacted)),
+    }
+}
+
 /// `name=value&...` with the values of `redacted` names replaced by `***`;
 /// used for queries and form bodies alike.
 pub fn redact_pairs(encoded: &str, redacted: &[&str]) -> String {
