@@ -214,15 +214,10 @@ impl EmulatorState {
         }))
     }
 
-    /// Records a nonce for an access key; false when it was seen and has
-    /// not yet expired. `expires` is when a replay would be outside the
-    /// clock window anyway, so forgetting it then is safe.
-    pub fn record_nonce(&self, access_key: &str, nonce: &str, expires: i64) -> bool {
-        self.record_nonce_at(access_key, nonce, self.now().timestamp(), expires)
-    }
-
-    /// [`EmulatorState::record_nonce`] with the clock already read (`now`,
-    /// Unix seconds), as the verifiers have it.
+    /// Records a nonce for an access key at `now` (Unix seconds, the clock
+    /// as the verifier read it); false when it was seen and has not yet
+    /// expired. `expires` is when a replay would be outside the clock window
+    /// anyway, so forgetting it then is safe.
     pub fn record_nonce_at(&self, access_key: &str, nonce: &str, now: i64, expires: i64) -> bool {
         let digest = nonce::digest(nonce);
         lock(&self.nonces).record_digest(access_key, digest, now, expires)
