@@ -395,11 +395,11 @@ fn world_error(e: WorldError) -> TcError {
 
 /// The ENI the call names, once it and its VPC are checked: an unknown (or
 /// another account's) VPC is InvalidVpc.NotFound; an ENI outside it,
-/// InvalidNetworkInterface.NotFound.
-fn check_vpc_and_eni<'a>(call: &Call<'a>) -> Result<&'a str, TcError> {
+/// InvalidNetworkInterface.NotFound. Checked under the lock that then makes
+/// the change, so the check and the change are one step.
+fn check_vpc_and_eni<'a>(world: &World, call: &Call<'a>) -> Result<&'a str, TcError> {
     let vpc = call.value("vpcId").unwrap_or_default();
     let eni = call.value("networkInterfaceId").unwrap_or_default();
-    let world = call.state.world();
     if !world.sees_vpc(&call.scope, vpc) {
         return Err(TcError::new(
             code::VPC_NOT_FOUND,
@@ -424,18 +424,10 @@ fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Node {
 }
 
 fn assign(call: &Call<'_>) -> Result<Node, TcError> {
-    let eni = check_vpc_and_eni(call)?;
-    // A new address is never the primary: the primary exists already.
-    if call
+    let asks_primary = call
         .list("privateIpAddressSet.", ".primary")
         .iter()
-        .any(|p| p.eq_ignore_ascii_case("true"))
-    {
-        return Err(TcError::new(
-            code::BAD_PARAMETER,
-            "privateIpAddressSet.n.primary: a new address cannot be the primary one.",
-        ));
-    }
+        .any(|p| p.eq_ignore_ascii_case("true"));
     let explicit: Vec<Ipv4Addr> = call
         .list("privateIpAddressSet.", ".privateIpAddress")
         .iter()
@@ -452,6 +444,14 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
         ..AssignRequest::default()
     };
     let mut world = call.state.world();
+    let eni = check_vpc_and_eni(&world, call)?;
+    // A new address is never the primary: the primary exists already.
+    if asks_primary {
+        return Err(TcError::new(
+            code::BAD_PARAMETER,
+            "privateIpAddressSet.n.primary: a new address cannot be the primary one.",
+        ));
+    }
     let assigned = world.assign(&call.scope, eni, &request);
     assigned.map_err(|e| match e {
         // An address the subnet cannot give is a bad value of the
@@ -470,13 +470,13 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
 }
 
 fn unassign(call: &Call<'_>) -> Result<Node, TcError> {
-    let eni = check_vpc_and_eni(call)?;
     let ips: Vec<Ipv4Addr> = call
         .list("privateIpAddress.", "")
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
     let mut world = call.state.world();
+    let eni = check_vpc_and_eni(&world, call)?;
     world
         .unassign(&call.scope, eni, &ips, Visibility::AfterTask)
         .map_err(world_error)?;
