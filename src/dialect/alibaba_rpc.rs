@@ -18,8 +18,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::{
-    redact_pairs, redact_signature_in, xml, Call, ClientDialect, Decoded, Method, SentRequest,
-    VendorError, WireRequest,
+    apply_header_overrides, redact_params, redact_signature_in, xml, Call, ClientDialect, Decoded,
+    Method, SentRequest, VendorError, WireRequest,
 };
 
 type HmacSha1 = Hmac<Sha1>;
@@ -426,27 +426,6 @@ impl AlibabaRpcClient {
     }
 }
 
-/// Applies a case's header overrides (names compared lower-case): a value
-/// replaces or adds the header; `None` keeps it for signing and returns its
-/// name, to be dropped from the request after signing.
-fn apply_header_overrides(
-    headers: &mut Vec<(String, String)>,
-    overrides: &[(String, Option<String>)],
-) -> Vec<String> {
-    let mut dropped = Vec::new();
-    for (name, value) in overrides {
-        let name = name.to_ascii_lowercase();
-        match value {
-            Some(v) => match headers.iter_mut().find(|(n, _)| *n == name) {
-                Some(slot) => slot.1 = v.clone(),
-                None => headers.push((name, v.clone())),
-            },
-            None => dropped.push(name),
-        }
-    }
-    dropped
-}
-
 impl ClientDialect for AlibabaRpcClient {
     fn signing_variants(&self) -> &'static [&'static str] {
         &[V1, V3]
@@ -495,33 +474,16 @@ impl ClientDialect for AlibabaRpcClient {
         }
     }
 
+    /// v1's `Signature` parameter, and V3's signature inside the
+    /// Authorization header.
     fn redact(&self, wire: &WireRequest) -> SentRequest {
-        let target = match wire.path_and_query.split_once('?') {
-            Some((path, query)) => format!("{path}?{}", redact_pairs(query, &["Signature"])),
-            None => wire.path_and_query.clone(),
-        };
-        let headers = wire
-            .headers
-            .iter()
-            .map(|(name, value)| {
-                let value = if name.eq_ignore_ascii_case("authorization") {
-                    redact_signature_in(value)
-                } else {
-                    value.clone()
-                };
-                (name.clone(), value)
-            })
-            .collect();
-        let body = wire
-            .body
-            .as_ref()
-            .map(|b| redact_pairs(&String::from_utf8_lossy(b), &["Signature"]));
-        SentRequest {
-            method: wire.method.as_str(),
-            target,
-            headers,
-            body,
+        let mut sent = redact_params(wire, &["Signature"]);
+        for (name, value) in &mut sent.headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                *value = redact_signature_in(value);
+            }
         }
+        sent
     }
 }
 
@@ -539,17 +501,13 @@ fn envelope_error(body: &Value) -> Option<VendorError> {
     })
 }
 
-/// A body the dialect cannot read still reaches the report, as text.
+/// A body the dialect cannot read still reaches the report, as text; it
+/// is an error only under an error status.
 fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
+    let decoded = Decoded::unreadable(status, text, why);
     Decoded {
-        status,
-        body: Value::String(text.to_string()),
-        xml: false,
-        error: (!(200..300).contains(&status)).then(|| VendorError {
-            code: String::new(),
-            number: None,
-            message: format!("unreadable body ({why})"),
-        }),
+        error: decoded.error.filter(|_| !(200..300).contains(&status)),
+        ..decoded
     }
 }
 

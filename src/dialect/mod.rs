@@ -187,6 +187,23 @@ pub struct Decoded {
     pub error: Option<VendorError>,
 }
 
+impl Decoded {
+    /// A body the dialect cannot read, kept as text for the report, and an
+    /// error saying why.
+    pub fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
+        Decoded {
+            status,
+            body: serde_json::Value::String(text.to_string()),
+            xml: false,
+            error: Some(VendorError {
+                code: String::new(),
+                number: None,
+                message: format!("unreadable body ({why})"),
+            }),
+        }
+    }
+}
+
 /// The client half of a dialect.
 pub trait ClientDialect: Send + Sync {
     /// The signing variants this dialect's client offers; the first is the
@@ -196,6 +213,45 @@ pub trait ClientDialect: Send + Sync {
     fn decode(&self, status: u16, body: &[u8]) -> Decoded;
     /// The request for reports, signatures and secrets redacted.
     fn redact(&self, wire: &WireRequest) -> SentRequest;
+}
+
+/// Applies a case's header overrides (names compared lower-case): a value
+/// replaces or adds the header; `None` keeps it for signing and returns its
+/// name, to be dropped from the request after signing.
+pub fn apply_header_overrides(
+    headers: &mut Vec<(String, String)>,
+    overrides: &[(String, Option<String>)],
+) -> Vec<String> {
+    let mut dropped = Vec::new();
+    for (name, value) in overrides {
+        let name = name.to_ascii_lowercase();
+        match value {
+            Some(v) => match headers.iter_mut().find(|(n, _)| *n == name) {
+                Some(slot) => slot.1 = v.clone(),
+                None => headers.push((name, v.clone())),
+            },
+            None => dropped.push(name),
+        }
+    }
+    dropped
+}
+
+/// `wire` as reports show it, the values of the `redacted` parameters
+/// replaced by `***` in its query and its form body; headers as sent.
+pub fn redact_params(wire: &WireRequest, redacted: &[&str]) -> SentRequest {
+    let target = match wire.path_and_query.split_once('?') {
+        Some((path, query)) => format!("{path}?{}", redact_pairs(query, redacted)),
+        None => wire.path_and_query.clone(),
+    };
+    SentRequest {
+        method: wire.method.as_str(),
+        target,
+        headers: wire.headers.clone(),
+        body: wire
+            .body
+            .as_ref()
+            .map(|b| redact_pairs(&String::from_utf8_lossy(b), redacted)),
+    }
 }
 
 /// `name=value&...` with the values of `redacted` names replaced by `***`;

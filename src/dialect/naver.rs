@@ -17,7 +17,10 @@ use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use super::{xml, Call, ClientDialect, Decoded, Method, SentRequest, VendorError, WireRequest};
+use super::{
+    apply_header_overrides, xml, Call, ClientDialect, Decoded, Method, SentRequest, VendorError,
+    WireRequest,
+};
 
 /// Where every action lives: `/vserver/v2/<action>`.
 pub const PREFIX: &str = "/vserver/v2/";
@@ -87,17 +90,7 @@ impl ClientDialect for NaverClient {
             (TIMESTAMP.into(), ctx.now.timestamp_millis().to_string()),
             (ACCESS_KEY.into(), call.credentials.access_key_id.clone()),
         ];
-        let mut dropped = Vec::new();
-        for (name, value) in call.headers {
-            let name = name.to_ascii_lowercase();
-            match value {
-                Some(v) => match headers.iter_mut().find(|(n, _)| *n == name) {
-                    Some(slot) => slot.1 = v.clone(),
-                    None => headers.push((name, v.clone())),
-                },
-                None => dropped.push(name),
-            }
-        }
+        let dropped = apply_header_overrides(&mut headers, call.headers);
         let header = |name: &str| {
             headers
                 .iter()
@@ -156,12 +149,12 @@ impl ClientDialect for NaverClient {
                     wrapped.insert(root, value);
                     (Value::Object(wrapped), true)
                 }
-                Err(e) => return unreadable(status, &text, &e.to_string()),
+                Err(e) => return Decoded::unreadable(status, &text, &e.to_string()),
             }
         } else {
             match serde_json::from_str::<Value>(trimmed) {
                 Ok(v) => (v, false),
-                Err(e) => return unreadable(status, &text, &format!("not JSON: {e}")),
+                Err(e) => return Decoded::unreadable(status, &text, &format!("not JSON: {e}")),
             }
         };
         let field = |v: &Value, k: &str| {
@@ -220,19 +213,6 @@ impl ClientDialect for NaverClient {
                 .as_ref()
                 .map(|b| String::from_utf8_lossy(b).into_owned()),
         }
-    }
-}
-
-fn unreadable(status: u16, text: &str, why: &str) -> Decoded {
-    Decoded {
-        status,
-        body: Value::String(text.to_string()),
-        xml: false,
-        error: Some(VendorError {
-            code: String::new(),
-            number: None,
-            message: format!("unreadable body ({why})"),
-        }),
     }
 }
 

@@ -17,7 +17,7 @@ use sha1::Sha1;
 use sha2::Sha256;
 
 use super::{
-    redact_pairs, Call, ClientDialect, Decoded, Method, SentRequest, VendorError, WireRequest,
+    redact_params, Call, ClientDialect, Decoded, Method, SentRequest, VendorError, WireRequest,
 };
 
 /// The one path of the legacy API.
@@ -209,33 +209,12 @@ impl ClientDialect for TencentV2Client {
                     error,
                 }
             }
-            Err(e) => Decoded {
-                status,
-                body: Value::String(text.to_string()),
-                xml: false,
-                error: Some(VendorError {
-                    code: String::new(),
-                    number: None,
-                    message: format!("unreadable body (not JSON: {e})"),
-                }),
-            },
+            Err(e) => Decoded::unreadable(status, &text, &format!("not JSON: {e}")),
         }
     }
 
     fn redact(&self, wire: &WireRequest) -> SentRequest {
-        let target = match wire.path_and_query.split_once('?') {
-            Some((path, query)) => format!("{path}?{}", redact_pairs(query, &["Signature"])),
-            None => wire.path_and_query.clone(),
-        };
-        SentRequest {
-            method: wire.method.as_str(),
-            target,
-            headers: wire.headers.clone(),
-            body: wire
-                .body
-                .as_ref()
-                .map(|b| redact_pairs(&String::from_utf8_lossy(b), &["Signature"])),
-        }
+        redact_params(wire, &["Signature"])
     }
 }
 

@@ -4,8 +4,9 @@
 //! tree: an object key is an element, and a list under key `K` is a run of
 //! repeated `<K>` elements (`PrivateIpSet.PrivateIpAddress[]` becomes
 //! `<PrivateIpSet><PrivateIpAddress>a</PrivateIpAddress><PrivateIpAddress>b</PrivateIpAddress></PrivateIpSet>`).
-//! The emulator renders with [`json_to_xml`]; the runner reads XML bodies back
-//! with [`xml_to_json`] so that one set of body paths serves both formats.
+//! The emulator's replies are written by the same walk as [`json_to_xml`]
+//! (`XmlTree`); the runner reads XML bodies back with [`xml_to_json`] so
+//! that one set of body paths serves both formats.
 //! XML has no types, so the way back yields strings, and a list of one comes
 //! back as a single value (the case paths treat that as a list of one).
 
@@ -38,10 +39,7 @@ pub const MAX_DEPTH: usize = 128;
 /// Renders `value` under a `<root>` element with an XML prolog, a list as
 /// its element repeated (Alibaba).
 pub fn json_to_xml(root: &str, value: &Value) -> String {
-    let mut out = String::with_capacity(256);
-    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    write_tree(&mut out, root, value, None);
-    out
+    document(root, value, None)
 }
 
 /// Renders `value` under `<root>`, a list under key `K` as one `<K>`
@@ -52,9 +50,18 @@ pub fn json_to_xml_wrapped(
     value: &Value,
     item_name: &dyn Fn(&str) -> String,
 ) -> String {
+    document(root, value, Some(item_name))
+}
+
+/// An XML prolog and `node` as the element `root` (see [`write_tree`]).
+pub(crate) fn document<T: XmlTree>(
+    root: &str,
+    node: &T,
+    wrap: Option<&dyn Fn(&str) -> String>,
+) -> String {
     let mut out = String::with_capacity(256);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    write_tree(&mut out, root, value, Some(item_name));
+    write_tree(&mut out, root, node, wrap);
     out
 }
 
@@ -74,7 +81,7 @@ pub(crate) trait XmlTree: Sized {
 /// Writes `node` as the element `name`. `wrap` names the element each item
 /// of a list is wrapped in, inside an element of the list's own name; with
 /// no `wrap`, a list is its element repeated and nested lists flatten.
-pub(crate) fn write_tree<T: XmlTree>(
+fn write_tree<T: XmlTree>(
     out: &mut String,
     name: &str,
     node: &T,

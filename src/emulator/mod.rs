@@ -2,10 +2,13 @@
 //! vendor-neutral [`world::World`].
 //!
 //! Each vendor module gives its routes and renders its own error envelope
-//! (Alibaba RPC on `/`, told apart by API version; later Tencent at
-//! `/v2/index.php` and NAVER at `/vserver/v2/<action>`); [`app`] merges them,
-//! as LocalStack's single edge port does. Requests are validated against
-//! the specs built into the binary, the same files lint and the runner read,
+//! (Alibaba RPC on `/`, told apart by API version; Tencent at
+//! `/v2/index.php`; NAVER at `/vserver/v2/<action>`); [`app`] merges them,
+//! as LocalStack's single edge port does. What they share lives here: the
+//! size limits, the form test, reading a repeat list, the constant-time
+//! signature compare, and the spec lookups that word a violation and give
+//! an error its documented status. Requests are validated against the
+//! specs built into the binary, the same files lint and the runner read,
 //! so a bound cannot differ between a spec and the emulator.
 //!
 //! The test harness starts one per case ([`start`] on `127.0.0.1:0`), so
@@ -31,7 +34,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -39,7 +43,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::spec::SpecSet;
+use crate::dialect::alibaba_rpc::Pair;
+use crate::dialect::DialectId;
+use crate::spec::{ErrorEntry, OperationSpec, SpecSet, Violation, ViolationKind};
 use nonce::NonceStore;
 use world::{AccessKey, World, WorldBuildError, WorldFile};
 
@@ -51,7 +57,7 @@ pub const MAX_BODY: usize = 1 << 20;
 pub const MAX_QUERY: usize = 32 << 10;
 
 /// The emulator's clock: real time, or a pinned instant, plus an offset
-/// that tests (and later the runner's waits) advance instead of sleeping.
+/// that tests and the runner's waits advance instead of sleeping.
 #[derive(Debug, Default, Clone, Copy)]
 struct Clock {
     pinned: Option<DateTime<Utc>>,
@@ -159,15 +165,59 @@ impl EmulatorState {
         self.specs
     }
 
-    /// Records a nonce for an access key; false when it was seen and has
-    /// not yet expired. `expires` is when a replay would be outside the
-    /// clock window anyway, so forgetting it then is safe.
-    pub fn record_nonce(&self, access_key: &str, nonce: &str, expires: i64) -> bool {
-        self.record_nonce_at(access_key, nonce, self.now().timestamp(), expires)
+    /// The catalog row documenting the error `code`: the operation's
+    /// catalog once the operation is known, else the dialect's. The
+    /// vendors' error replies take their status (or numeric code) from it,
+    /// so the specs and the emulator agree.
+    pub fn documented<'s>(
+        &self,
+        dialect: DialectId,
+        spec: Option<&'s OperationSpec>,
+        code: &str,
+    ) -> Option<&'s ErrorEntry> {
+        match spec {
+            Some(spec) => spec.errors.get(code),
+            None => self.specs.dialect(dialect).and_then(|d| d.errors.get(code)),
+        }
     }
 
-    /// [`EmulatorState::record_nonce`] with the clock already read (`now`,
-    /// Unix seconds), as the verifiers have it.
+    /// The HTTP status [`EmulatorState::documented`] gives `code`; 400 for
+    /// a code none documents, which a contract check then reports.
+    pub fn documented_status(
+        &self,
+        dialect: DialectId,
+        spec: Option<&OperationSpec>,
+        code: &str,
+    ) -> StatusCode {
+        self.documented(dialect, spec, code)
+            .and_then(|e| StatusCode::from_u16(e.status).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    /// A violation found outside the spec's own validation (a signature
+    /// protocol's parameters, an oversized request) in the dialect's words,
+    /// code and message, rendered as the spec's validation renders its own;
+    /// `None` when the specs give the dialect no common part.
+    pub fn violation(
+        &self,
+        dialect: DialectId,
+        kind: ViolationKind,
+        parameter: &str,
+        wire_name: &str,
+    ) -> Option<(String, String)> {
+        let common = self.specs.dialect(dialect)?;
+        Some(common.validation.render(&Violation {
+            kind,
+            parameter: parameter.to_string(),
+            wire_name: wire_name.to_string(),
+            detail: String::new(),
+        }))
+    }
+
+    /// Records a nonce for an access key at `now` (Unix seconds, the clock
+    /// as the verifier read it); false when it was seen and has not yet
+    /// expired. `expires` is when a replay would be outside the clock window
+    /// anyway, so forgetting it then is safe.
     pub fn record_nonce_at(&self, access_key: &str, nonce: &str, now: i64, expires: i64) -> bool {
         let digest = nonce::digest(nonce);
         lock(&self.nonces).record_digest(access_key, digest, now, expires)
@@ -194,10 +244,44 @@ pub(crate) async fn read_body(body: axum::body::Body) -> Result<axum::body::Byte
     axum::body::to_bytes(body, MAX_BODY).await
 }
 
+/// Whether a request's body is a form whose parameters count: SDKs POST
+/// one, and a body without a Content-Type is read as one; a body of any
+/// other type carries no parameters.
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+}
+
+/// The values of a repeat list, ordered by index: `index_of` gives the
+/// index of a parameter that belongs to the list (from its name), each
+/// dialect spelling list members its own way.
+pub(crate) fn list_by_index<'a>(
+    params: impl Iterator<Item = &'a Pair<'a>>,
+    index_of: impl Fn(&str) -> Option<&str>,
+) -> Vec<&'a str> {
+    let mut items: Vec<(u32, &str)> = params
+        .filter_map(|(k, v)| Some((index_of(k)?.parse().ok()?, v.as_ref())))
+        .collect();
+    items.sort_unstable_by_key(|(n, _)| *n);
+    items.into_iter().map(|(_, v)| v).collect()
+}
+
 /// A fresh request id: a random (version 4) UUID from the thread's
 /// generator, not a system call per request.
 pub fn request_id() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
+/// Whether a signature sent equals the one computed, in a time that does
+/// not tell how much of it was right. Every dialect's verifier uses it.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A poisoned lock only means another request panicked mid-operation; the

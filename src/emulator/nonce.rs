@@ -1,5 +1,5 @@
 //! Nonces seen per access key, for every signature that carries one
-//! (Alibaba v1 and V3, Tencent legacy later).
+//! (Alibaba v1 and V3, Tencent legacy).
 //!
 //! Each nonce is kept until a replay of it would fall outside the clock
 //! window anyway, so memory is bounded by time (expired nonces of every

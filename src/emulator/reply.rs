@@ -18,7 +18,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
-use crate::dialect::xml::{escape_into, write_tree, XmlTree};
+use crate::dialect::xml::{document, escape_into, XmlTree};
 
 /// One value of a reply body.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,20 +73,13 @@ impl Node {
     /// The body under `<root>` with an XML prolog, as
     /// [`crate::dialect::xml::json_to_xml`] renders the equivalent `Value`.
     pub fn to_xml(&self, root: &str) -> String {
-        self.to_xml_with(root, None)
+        document(root, self, None)
     }
 
     /// As [`crate::dialect::xml::json_to_xml_wrapped`]: a list under key
     /// `K` is one `<K>` holding an `<item_name(K)>` per item (NAVER).
     pub fn to_xml_wrapped(&self, root: &str, item_name: &dyn Fn(&str) -> String) -> String {
-        self.to_xml_with(root, Some(item_name))
-    }
-
-    fn to_xml_with(&self, root: &str, wrap: Option<&dyn Fn(&str) -> String>) -> String {
-        let mut out = String::with_capacity(256);
-        out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        write_tree(&mut out, root, self, wrap);
-        out
+        document(root, self, Some(item_name))
     }
 
     /// The equivalent `serde_json::Value` (tests; anything that needs one).

@@ -102,15 +102,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
     let (parts, body) = request.into_parts();
     let query = parts.uri.query().unwrap_or("");
     let body = super::read_body(body).await;
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+    let is_form = super::is_form(&parts.headers);
     let host = parts
         .headers
         .get(HOST)
@@ -151,14 +143,8 @@ fn too_large(state: &EmulatorState, what: &str) -> TcError {
 /// The dialect's answer to a violation found outside the spec's validation
 /// (the signature protocol's own parameters).
 fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> TcError {
-    match state.specs().dialect(DIALECT) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            TcError::new(
-                reply.code.replace("%s", name),
-                reply.message.replace("%s", name),
-            )
-        }
+    match state.violation(DIALECT, kind, name, name) {
+        Some((code, message)) => TcError::new(code, message),
         None => TcError::new(code::BAD_PARAMETER, format!("{name} is not valid")),
     }
 }
@@ -167,14 +153,10 @@ fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> Tc
 /// dialect's, before an operation is known); 5100 for a code neither
 /// documents, which a contract check then reports.
 fn render_error(state: &EmulatorState, spec: Option<&OperationSpec>, error: &TcError) -> Response {
-    let entry = match spec {
-        Some(spec) => spec.errors.get(&error.code),
-        None => state
-            .specs()
-            .dialect(DIALECT)
-            .and_then(|d| d.errors.get(&error.code)),
-    };
-    let number = entry.and_then(|e| e.numeric_code).unwrap_or(5100);
+    let number = state
+        .documented(DIALECT, spec, &error.code)
+        .and_then(|e| e.numeric_code)
+        .unwrap_or(5100);
     Reply(Node::obj([
         ("code", number.into()),
         ("message", error.message.as_str().into()),
@@ -240,7 +222,7 @@ fn process<'s>(
     let source = tencent_v2::source(method, host, PATH, params);
     let expected = tencent_v2::sign(&source, key.secret.expose(), signature_method);
     let given = param("Signature").unwrap_or_default();
-    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+    if !super::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(fail(TcError::new(
             code::AUTH_FAILED,
             "The signature does not match: sign the request as the API's signature document says, with the Host header as sent.",
@@ -309,10 +291,6 @@ fn process<'s>(
     operation(&call).map_err(fail)
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A validated request.
 struct Call<'a> {
     state: &'a EmulatorState,
@@ -332,16 +310,9 @@ impl<'a> Call<'a> {
     /// The values of a 0-based list `prefix.N suffix`, by index (the spec
     /// has checked that they run without a gap).
     fn list(&self, prefix: &str, suffix: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .params
-            .iter()
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.params.iter(), |k| {
+            k.strip_prefix(prefix)?.strip_suffix(suffix)
+        })
     }
 }
 
@@ -422,12 +393,13 @@ fn world_error(e: WorldError) -> TcError {
     }
 }
 
-/// The VPC and the ENI the call names: an unknown (or another account's)
-/// VPC is InvalidVpc.NotFound; an ENI outside it, InvalidNetworkInterface.NotFound.
-fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
+/// The ENI the call names, once it and its VPC are checked: an unknown (or
+/// another account's) VPC is InvalidVpc.NotFound; an ENI outside it,
+/// InvalidNetworkInterface.NotFound. Checked under the lock that then makes
+/// the change, so the check and the change are one step.
+fn check_vpc_and_eni<'a>(world: &World, call: &Call<'a>) -> Result<&'a str, TcError> {
     let vpc = call.value("vpcId").unwrap_or_default();
     let eni = call.value("networkInterfaceId").unwrap_or_default();
-    let world = call.state.world();
     if !world.sees_vpc(&call.scope, vpc) {
         return Err(TcError::new(
             code::VPC_NOT_FOUND,
@@ -435,7 +407,7 @@ fn check_vpc_and_eni(call: &Call<'_>) -> Result<(String, String), TcError> {
         ));
     }
     match world.eni(&call.scope, eni) {
-        Ok(e) if e.vpc == vpc => Ok((vpc.to_string(), eni.to_string())),
+        Ok(e) if e.vpc == vpc => Ok(eni),
         _ => Err(world_error(WorldError::EniNotFound {
             id: eni.to_string(),
         })),
@@ -452,18 +424,10 @@ fn task_data(world: &World, call: &Call<'_>, eni: &str) -> Node {
 }
 
 fn assign(call: &Call<'_>) -> Result<Node, TcError> {
-    let (_, eni) = check_vpc_and_eni(call)?;
-    // A new address is never the primary: the primary exists already.
-    if call
+    let asks_primary = call
         .list("privateIpAddressSet.", ".primary")
         .iter()
-        .any(|p| p.eq_ignore_ascii_case("true"))
-    {
-        return Err(TcError::new(
-            code::BAD_PARAMETER,
-            "privateIpAddressSet.n.primary: a new address cannot be the primary one.",
-        ));
-    }
+        .any(|p| p.eq_ignore_ascii_case("true"));
     let explicit: Vec<Ipv4Addr> = call
         .list("privateIpAddressSet.", ".privateIpAddress")
         .iter()
@@ -480,7 +444,15 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
         ..AssignRequest::default()
     };
     let mut world = call.state.world();
-    let assigned = world.assign(&call.scope, &eni, &request);
+    let eni = check_vpc_and_eni(&world, call)?;
+    // A new address is never the primary: the primary exists already.
+    if asks_primary {
+        return Err(TcError::new(
+            code::BAD_PARAMETER,
+            "privateIpAddressSet.n.primary: a new address cannot be the primary one.",
+        ));
+    }
+    let assigned = world.assign(&call.scope, eni, &request);
     assigned.map_err(|e| match e {
         // An address the subnet cannot give is a bad value of the
         // parameter that named it: 4000, naming it.
@@ -494,21 +466,21 @@ fn assign(call: &Call<'_>) -> Result<Node, TcError> {
         }
         other => world_error(other),
     })?;
-    Ok(task_data(&world, call, &eni))
+    Ok(task_data(&world, call, eni))
 }
 
 fn unassign(call: &Call<'_>) -> Result<Node, TcError> {
-    let (_, eni) = check_vpc_and_eni(call)?;
     let ips: Vec<Ipv4Addr> = call
         .list("privateIpAddress.", "")
         .iter()
         .filter_map(|v| v.parse().ok())
         .collect();
     let mut world = call.state.world();
+    let eni = check_vpc_and_eni(&world, call)?;
     world
-        .unassign(&call.scope, &eni, &ips, Visibility::AfterTask)
+        .unassign(&call.scope, eni, &ips, Visibility::AfterTask)
         .map_err(world_error)?;
-    Ok(task_data(&world, call, &eni))
+    Ok(task_data(&world, call, eni))
 }
 
 fn describe(call: &Call<'_>) -> Result<Node, TcError> {

@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{describe_page, object, Node, OpCall, Product, RpcError};
+use super::{describe_page, unknown_action, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, Visibility, WorldError};
 
@@ -32,7 +32,7 @@ impl Product for Ecs {
         "Ecs"
     }
 
-    fn world_error(&self, _operation: &str, e: WorldError) -> RpcError {
+    fn world_error(&self, e: WorldError) -> RpcError {
         match e {
             WorldError::EniNotFound { id } => RpcError::new(
                 "InvalidEniId.NotFound",
@@ -124,19 +124,9 @@ impl Product for Ecs {
             "AssignPrivateIpAddresses" => assign(call),
             "UnassignPrivateIpAddresses" => unassign(call),
             "DescribeNetworkInterfaces" => describe(call),
-            other => Err(RpcError::new(
-                "InvalidAction",
-                format!(
-                    "Specified api \"{other}\" is not found, please check your url and method."
-                ),
-            )),
+            other => Err(unknown_action(other)),
         }
     }
-}
-
-fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
-    let action = call.action;
-    move |e| Ecs.world_error(action, e)
 }
 
 fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
@@ -155,21 +145,21 @@ fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         let mut world = call.state.world();
         world
             .check_offered(&scope, call.action)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
         world
             .assign(&scope, eni_id, &request)
-            .map_err(world_error(call))?
+            .map_err(|e| Ecs.world_error(e))?
     };
     let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
-    Ok(object([
+    Ok(Node::obj([
         ("RequestId", call.request_id.into()),
         (
             "AssignedPrivateIpAddressesSet",
-            object([
+            Node::obj([
                 ("NetworkInterfaceId", eni_id.into()),
                 (
                     "PrivateIpSet",
-                    object([("PrivateIpAddress", Node::List(ips))]),
+                    Node::obj([("PrivateIpAddress", Node::List(ips))]),
                 ),
             ]),
         ),
@@ -186,12 +176,12 @@ fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         let mut world = call.state.world();
         world
             .check_offered(&scope, call.action)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
         world
             .unassign(&scope, eni_id, &ips, Visibility::Immediate)
-            .map_err(world_error(call))?;
+            .map_err(|e| Ecs.world_error(e))?;
     }
-    Ok(object([("RequestId", call.request_id.into())]))
+    Ok(Node::obj([("RequestId", call.request_id.into())]))
 }
 
 fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
@@ -217,7 +207,7 @@ fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let world = call.state.world();
     world
         .check_offered(&scope, call.action)
-        .map_err(world_error(call))?;
+        .map_err(|e| Ecs.world_error(e))?;
     let found = world.describe(&scope, &filter);
     Ok(describe_page(call, &found, page_number, page_size, |eni| {
         eni_json(eni)
@@ -225,7 +215,7 @@ fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
 }
 
 fn ip_entry(ip: Ipv4Addr, primary: bool) -> Node {
-    object([
+    Node::obj([
         ("PrivateIpAddress", Node::Ip(ip)),
         ("Primary", primary.into()),
     ])
@@ -235,7 +225,7 @@ fn eni_json(eni: &Eni) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
-    object([
+    Node::obj([
         ("NetworkInterfaceId", eni.id.as_str().into()),
         ("Status", eni.state.to_string().into()),
         ("Type", eni.eni_type.to_string().into()),
@@ -248,6 +238,9 @@ fn eni_json(eni: &Eni) -> Node {
             "InstanceId",
             eni.instance.as_deref().unwrap_or_default().into(),
         ),
-        ("PrivateIpSets", object([("PrivateIpSet", Node::List(ips))])),
+        (
+            "PrivateIpSets",
+            Node::obj([("PrivateIpSet", Node::List(ips))]),
+        ),
     ])
 }

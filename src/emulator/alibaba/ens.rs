@@ -12,7 +12,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{describe_page, object, Node, OpCall, Product, RpcError};
+use super::{describe_page, unknown_action, Node, OpCall, Product, RpcError};
 use crate::dialect::DialectId;
 use crate::emulator::world::{AssignRequest, Eni, EniFilter, EniState, Visibility, WorldError};
 
@@ -35,7 +35,7 @@ impl Product for Ens {
         "Ens"
     }
 
-    fn world_error(&self, _operation: &str, e: WorldError) -> RpcError {
+    fn world_error(&self, e: WorldError) -> RpcError {
         match e {
             WorldError::EniNotFound { id } => RpcError::new(
                 "InvalidEniId.NotFound",
@@ -118,12 +118,7 @@ impl Product for Ens {
             "AssignPrivateIpAddresses" => assign(call),
             "UnassignPrivateIpAddresses" => unassign(call),
             "DescribeNetworkInterfaces" => describe(call),
-            other => Err(RpcError::new(
-                "InvalidAction",
-                format!(
-                    "Specified api \"{other}\" is not found, please check your url and method."
-                ),
-            )),
+            other => Err(unknown_action(other)),
         }
     }
 }
@@ -140,11 +135,6 @@ fn status_word(state: EniState) -> &'static str {
     }
 }
 
-fn world_error<'a>(call: &OpCall<'a>) -> impl Fn(WorldError) -> RpcError + 'a {
-    let action = call.action;
-    move |e| Ens.world_error(action, e)
-}
-
 fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     let p = call.params;
     let eni_id = p.value("NetworkInterfaceId").unwrap_or_default();
@@ -157,13 +147,13 @@ fn assign(call: &OpCall<'_>) -> Result<Node, RpcError> {
         .state
         .world()
         .assign(&call.scope(&Ens, None), eni_id, &request)
-        .map_err(world_error(call))?;
+        .map_err(|e| Ens.world_error(e))?;
     let ips: Vec<Node> = assigned.iter().map(|ip| Node::Ip(*ip)).collect();
-    Ok(object([
+    Ok(Node::obj([
         ("RequestId", call.request_id.into()),
         (
             "AssignedPrivateIpAddressesSet",
-            object([
+            Node::obj([
                 ("NetworkInterfaceId", eni_id.into()),
                 ("PrivateIpSet", Node::List(ips)),
             ]),
@@ -178,8 +168,8 @@ fn unassign(call: &OpCall<'_>) -> Result<Node, RpcError> {
     call.state
         .world()
         .unassign_in_any_state(&call.scope(&Ens, None), eni_id, &ips, Visibility::Immediate)
-        .map_err(world_error(call))?;
-    Ok(object([("RequestId", call.request_id.into())]))
+        .map_err(|e| Ens.world_error(e))?;
+    Ok(Node::obj([("RequestId", call.request_id.into())]))
 }
 
 fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
@@ -228,7 +218,7 @@ fn describe(call: &OpCall<'_>) -> Result<Node, RpcError> {
 }
 
 fn ip_entry(ip: Ipv4Addr, primary: bool) -> Node {
-    object([
+    Node::obj([
         ("PrivateIpAddress", Node::Ip(ip)),
         ("Primary", primary.into()),
         ("PrivateIpStatus", Node::Static("Available")),
@@ -239,7 +229,7 @@ fn eni_json(eni: &Eni, created: &str) -> Node {
     let mut ips = Vec::with_capacity(eni.secondary_count() + 1);
     ips.push(ip_entry(eni.primary_ip, true));
     ips.extend(eni.secondaries().map(|ip| ip_entry(ip, false)));
-    object([
+    Node::obj([
         ("NetworkInterfaceId", eni.id.as_str().into()),
         ("NetworkInterfaceName", Node::Static("")),
         ("Description", Node::Static("")),
@@ -256,11 +246,14 @@ fn eni_json(eni: &Eni, created: &str) -> Node {
         ("MacAddress", eni.mac.as_str().into()),
         ("PrimaryIp", Node::Ip(eni.primary_ip)),
         ("PrimaryIpType", Node::Static("IPv4")),
-        ("PrivateIpSets", object([("PrivateIpSet", Node::List(ips))])),
-        ("Ipv6Sets", object([("Ipv6Set", Node::List(Vec::new()))])),
+        (
+            "PrivateIpSets",
+            Node::obj([("PrivateIpSet", Node::List(ips))]),
+        ),
+        ("Ipv6Sets", Node::obj([("Ipv6Set", Node::List(Vec::new()))])),
         (
             "SecurityGroupIds",
-            object([("SecurityGroup", Node::List(Vec::new()))]),
+            Node::obj([("SecurityGroup", Node::List(Vec::new()))]),
         ),
     ])
 }

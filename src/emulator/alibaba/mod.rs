@@ -53,7 +53,7 @@ pub trait Product: Sync {
     /// `product=` of its error envelope's Recommend link (`Ecs`).
     fn name(&self) -> &'static str;
     /// A neutral world error in this product's words.
-    fn world_error(&self, operation: &str, error: WorldError) -> RpcError;
+    fn world_error(&self, error: WorldError) -> RpcError;
     /// The refusal of a key whose policy does not allow `operation`.
     fn not_permitted(&self, operation: &str) -> RpcError;
     /// Runs an operation whose request has passed every common check and
@@ -119,17 +119,9 @@ impl<'a> Params<'a> {
     /// The values of the repeat list `stem.N`, by N (validation has
     /// checked every index).
     pub fn list(&self, stem: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .all
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.all.iter().filter(|(_, v)| !v.is_empty()), |k| {
+            k.strip_prefix(stem)?.strip_prefix('.')
+        })
     }
 
     /// An integer the spec has checked, or `default`.
@@ -224,13 +216,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
         headers: &parts.headers,
         body: bytes,
     };
-    // SDKs POST a form; a body of any other type carries no parameters.
-    let is_form = received.header(CONTENT_TYPE.as_str()).is_none_or(|v| {
-        v.trim_start()
-            .to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
-    if is_form && !received.body.is_empty() {
+    if super::is_form(&parts.headers) && !received.body.is_empty() {
         let form = rpc::parse_form_borrowed(received.body);
         received.params.extend(form);
     }
@@ -293,6 +279,15 @@ fn sniff_version(query: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The refusal of an Action the product does not have, whether its spec
+/// or its module lacks it.
+pub fn unknown_action(action: &str) -> RpcError {
+    RpcError::new(
+        "InvalidAction",
+        format!("Specified api \"{action}\" is not found, please check your url and method."),
+    )
+}
+
 /// An oversized query or body: the dialect's `malformed` answer, naming
 /// what was too large.
 fn too_large(state: &EmulatorState, product: &dyn Product, what: &str) -> RpcError {
@@ -308,14 +303,8 @@ fn violation_reply(
     parameter: &str,
     wire_name: &str,
 ) -> RpcError {
-    match state.specs().dialect(product.dialect()) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            RpcError::new(
-                reply.code.replace("%s", parameter),
-                reply.message.replace("%s", wire_name),
-            )
-        }
+    match state.violation(product.dialect(), kind, parameter, wire_name) {
+        Some((code, message)) => RpcError::new(code, message),
         None => RpcError::new("InvalidParameter", format!("{wire_name} is not valid.")),
     }
 }
@@ -339,15 +328,7 @@ fn process<'s>(
     }
     .unwrap_or("");
     let Some(spec) = specs.get(product.dialect(), action) else {
-        return Err((
-            None,
-            RpcError::new(
-                "InvalidAction",
-                format!(
-                    "Specified api \"{action}\" is not found, please check your url and method."
-                ),
-            ),
-        ));
+        return Err((None, unknown_action(action)));
     };
     let fail = |e: RpcError| (Some(spec), e);
     if req.method != "GET" && req.method != "POST" {
@@ -458,7 +439,7 @@ fn check_v1<'s>(
     let sts = rpc::string_to_sign(req.method, &req.params);
     let expected = rpc::sign_string(&sts, key.secret.expose());
     let given = value("Signature").unwrap_or_default();
-    if !constant_time_eq(expected.as_bytes(), given.as_bytes()) {
+    if !super::constant_time_eq(expected.as_bytes(), given.as_bytes()) {
         return Err(RpcError::new(
             "SignatureDoesNotMatch",
             format!(
@@ -548,7 +529,7 @@ fn check_v3<'s>(state: &'s EmulatorState, req: &Received) -> Result<Authenticate
     );
     let sts = rpc::v3_string_to_sign(&canonical);
     let expected = rpc::sign_v3(&sts, key.secret.expose());
-    if !constant_time_eq(
+    if !super::constant_time_eq(
         expected.as_bytes(),
         auth.signature.to_ascii_lowercase().as_bytes(),
     ) {
@@ -619,27 +600,6 @@ fn check_nonce(
     Ok(())
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// An Alibaba reply: a success body or the error envelope, in the
-/// requested format, with its status. The one type every Alibaba answer
-/// (and every refusal, from an oversized body to an unknown version) goes
-/// out as.
-struct Reply {
-    status: StatusCode,
-    format: Format,
-    root: String,
-    body: Node,
-}
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        respond(self.status, self.format, &self.root, &self.body)
-    }
-}
-
 /// The envelope, with the status the spec documents for the code: the
 /// operation's catalog when the operation is known, else the dialect's.
 fn render_error(
@@ -650,16 +610,7 @@ fn render_error(
     format: Format,
     request_id: &str,
 ) -> Response {
-    let documented = match spec {
-        Some(spec) => spec.errors.status_of(&error.code),
-        None => state
-            .specs()
-            .dialect(product.dialect())
-            .and_then(|d| d.errors.status_of(&error.code)),
-    };
-    let status = documented
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status = state.documented_status(product.dialect(), spec, &error.code);
     let body = Node::obj([
         ("RequestId", request_id.into()),
         ("HostId", Node::Static(product.host_id())),
@@ -675,15 +626,12 @@ fn render_error(
             .into(),
         ),
     ]);
-    Reply {
-        status,
-        format,
-        root: "Error".into(),
-        body,
-    }
-    .into_response()
+    respond(status, format, "Error", &body)
 }
 
+/// An Alibaba reply, a success body or the error envelope, in the
+/// requested format with its status: every Alibaba answer (and every
+/// refusal, from an oversized body to an unknown version) goes out here.
 fn respond(status: StatusCode, format: Format, root: &str, body: &Node) -> Response {
     let (text, content_type) = match format {
         Format::Json => (body.to_json(), "application/json;charset=utf-8"),
@@ -711,19 +659,14 @@ pub fn describe_page<T>(
         .unwrap_or(0)
         .saturating_mul(size);
     let page: Vec<Node> = found.iter().skip(skip).take(size).map(render).collect();
-    object([
+    Node::obj([
         ("RequestId", call.request_id.into()),
         ("TotalCount", found.len().into()),
         ("PageNumber", page_number.into()),
         ("PageSize", page_size.into()),
         (
             "NetworkInterfaceSets",
-            object([("NetworkInterfaceSet", Node::List(page))]),
+            Node::obj([("NetworkInterfaceSet", Node::List(page))]),
         ),
     ])
-}
-
-/// `{k: v, ...}` with fixed keys, in order.
-pub fn object<const N: usize>(entries: [(&'static str, Node); N]) -> Node {
-    Node::obj(entries)
 }

@@ -167,17 +167,9 @@ fn item_name(list: &str) -> String {
 async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let action = action_of(parts.uri.path());
-    let raw_query = parts.uri.query().unwrap_or("").to_string();
+    let raw_query = parts.uri.query().unwrap_or("");
     let body = super::read_body(body).await;
-    let is_form = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+    let is_form = super::is_form(&parts.headers);
     // Borrowed from the request where decoding changed nothing.
     let mut params: Vec<Pair<'_>> = form_urlencoded::parse(raw_query.as_bytes()).collect();
     if let (true, Ok(bytes)) = (is_form, &body) {
@@ -212,7 +204,7 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
             &state,
             parts.method.as_str(),
             &action,
-            &raw_query,
+            raw_query,
             &parts.headers,
             &params,
             &slot,
@@ -232,14 +224,8 @@ async fn handle(State(state): State<Arc<EmulatorState>>, request: Request) -> Re
 }
 
 fn violation_reply(state: &EmulatorState, kind: ViolationKind, name: &str) -> NcpError {
-    match state.specs().dialect(DIALECT) {
-        Some(common) => {
-            let reply = common.validation.reply(kind);
-            NcpError::service(
-                &reply.code.replace("%s", name),
-                reply.message.replace("%s", name),
-            )
-        }
+    match state.violation(DIALECT, kind, name, name) {
+        Some((code, message)) => NcpError::service(&code, message),
         None => NcpError::service(code::BAD_PARAMETER, format!("{name} is not valid")),
     }
 }
@@ -253,16 +239,7 @@ fn render_error(
     error: &NcpError,
     format: Format,
 ) -> Response {
-    let documented = match spec {
-        Some(spec) => spec.errors.status_of(&error.code),
-        None => state
-            .specs()
-            .dialect(DIALECT)
-            .and_then(|d| d.errors.status_of(&error.code)),
-    };
-    let status = documented
-        .and_then(|s| StatusCode::from_u16(s).ok())
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status = state.documented_status(DIALECT, spec, &error.code);
     if error.gateway {
         let body = Node::obj([
             ("errorCode", error.code.as_str().into()),
@@ -334,7 +311,7 @@ fn process<'s>(
             &naver::message(method, &path, q, timestamp, access_key),
             key.secret.expose(),
         );
-        constant_time_eq(expected.as_bytes(), signature.as_bytes())
+        super::constant_time_eq(expected.as_bytes(), signature.as_bytes())
     };
     // The decoded query is built only when the query as sent does not
     // match (the Python SDK's signature), and checked only if it differs.
@@ -360,12 +337,12 @@ fn process<'s>(
             )))
         }
     }
-    if spec.is_none() {
+    let Some(operation_spec) = spec else {
         return Err((
             None,
             NcpError::gateway(code::NOT_FOUND, format!("No API {action}")),
         ));
-    }
+    };
     if method != "GET" && method != "POST" {
         return Err(fail(NcpError::gateway(
             code::NOT_FOUND,
@@ -386,18 +363,16 @@ fn process<'s>(
             params.iter().map(|(k, v)| (k.as_ref(), Some(v.as_ref()))),
         )
         .map_err(|v| fail(NcpError::service(&v.code, v.message)))?;
-    if let Some(spec) = spec {
-        match state.inject(spec, params, slot) {
-            Verdict::Proceed => {}
-            Verdict::Refuse(entry) if entry.shape == Some(ErrorShape::Gateway) => {
-                return Err(fail(NcpError::gateway(&entry.code, "")))
-            }
-            Verdict::Refuse(entry) => {
-                return Err(fail(NcpError::service(&entry.code, faults::message(entry))))
-            }
-            // Never sent: the connection closes instead.
-            Verdict::Drop => return Err(fail(NcpError::service("", ""))),
+    match state.inject(operation_spec, params, slot) {
+        Verdict::Proceed => {}
+        Verdict::Refuse(entry) if entry.shape == Some(ErrorShape::Gateway) => {
+            return Err(fail(NcpError::gateway(&entry.code, "")))
         }
+        Verdict::Refuse(entry) => {
+            return Err(fail(NcpError::service(&entry.code, faults::message(entry))))
+        }
+        // Never sent: the connection closes instead.
+        Verdict::Drop => return Err(fail(NcpError::service("", ""))),
     }
     let call = Call {
         state,
@@ -425,10 +400,6 @@ fn params_in_query(raw: &str) -> String {
         .join("&")
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// A validated request.
 struct Call<'a> {
     state: &'a EmulatorState,
@@ -447,16 +418,9 @@ impl<'a> Call<'a> {
 
     /// The values of a 1-based list `stem.N`, by N.
     fn list(&self, stem: &str) -> Vec<&'a str> {
-        let mut items: Vec<(u32, &str)> = self
-            .params
-            .iter()
-            .filter_map(|(k, v)| {
-                let n = k.strip_prefix(stem)?.strip_prefix('.')?.parse().ok()?;
-                Some((n, v.as_ref()))
-            })
-            .collect();
-        items.sort_unstable_by_key(|(n, _)| *n);
-        items.into_iter().map(|(_, v)| v).collect()
+        super::list_by_index(self.params.iter(), |k| {
+            k.strip_prefix(stem)?.strip_prefix('.')
+        })
     }
 
     fn ips(&self, stem: &str) -> Vec<Ipv4Addr> {
@@ -550,8 +514,8 @@ fn interface_no<'a>(call: &Call<'a>) -> &'a str {
 }
 
 /// The reply of every operation: the interfaces, wrapped.
-fn reply(call: &Call<'_>, enis: &[&Eni]) -> Node {
-    let list: Vec<Node> = enis.iter().map(|e| nic_json(call.state, e)).collect();
+fn reply(enis: &[&Eni]) -> Node {
+    let list: Vec<Node> = enis.iter().map(|e| nic_json(e)).collect();
     Node::obj([
         ("requestId", super::request_id().to_string().into()),
         ("returnCode", Node::Static("0")),
@@ -580,8 +544,7 @@ fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
         .filter(|ip| !eni.holds(*ip) || *ip == eni.primary_ip)
         .collect();
     if explicit.is_empty() && count == 0 {
-        let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-        return Ok(reply(call, &[eni]));
+        return Ok(reply(&[eni]));
     }
     let request = AssignRequest {
         explicit,
@@ -594,7 +557,7 @@ fn assign(call: &Call<'_>) -> Result<Node, NcpError> {
         .assign(&call.scope, eni_id, &request)
         .map_err(world_error)?;
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-    Ok(reply(call, &[eni]))
+    Ok(reply(&[eni]))
 }
 
 fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
@@ -615,7 +578,7 @@ fn unassign(call: &Call<'_>) -> Result<Node, NcpError> {
             .map_err(world_error)?;
     }
     let eni = world.eni(&call.scope, eni_id).map_err(world_error)?;
-    Ok(reply(call, &[eni]))
+    Ok(reply(&[eni]))
 }
 
 /// Any change, even one that would change nothing, waits for SET to end.
@@ -637,7 +600,7 @@ fn detail(call: &Call<'_>) -> Result<Node, NcpError> {
         .eni(&call.scope, interface_no(call))
         .into_iter()
         .collect();
-    Ok(reply(call, &found))
+    Ok(reply(&found))
 }
 
 fn list(call: &Call<'_>) -> Result<Node, NcpError> {
@@ -697,7 +660,7 @@ fn list(call: &Call<'_>) -> Result<Node, NcpError> {
             .take(page_size)
             .collect()
     };
-    let mut body = reply(call, &page);
+    let mut body = reply(&page);
     body.set("totalRows", total.into());
     Ok(body)
 }
@@ -719,17 +682,16 @@ fn nic_name(eni: &Eni) -> String {
 /// The status an interface reads: `SET` while a change runs, else in use
 /// or not by whether it is attached.
 fn status(eni: &Eni) -> (&'static str, &'static str) {
-    let (code, name) = if eni.running_task().is_some() {
+    if eni.running_task().is_some() {
         ("SET", "Configuring")
     } else if eni.state == EniState::InUse {
         ("USED", "In use")
     } else {
         ("NOTUSED", "Not used")
-    };
-    (code, name)
+    }
 }
 
-fn nic_json(_state: &EmulatorState, eni: &Eni) -> Node {
+fn nic_json(eni: &Eni) -> Node {
     let primary = eni.eni_type == EniType::Primary;
     let (code, name) = status(eni);
     let mut m = Node::obj([
