@@ -36,6 +36,7 @@ use crate::portable::Binding;
 use crate::profile::Profile;
 use crate::runner::{CallObserver, CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
 use crate::spec::{Kind, SpecSet};
+use crate::target::infrastructure_failure;
 
 /// Addresses per assign or unassign a sweep sends: within every dialect's
 /// per-call limit (Tencent's is 10).
@@ -312,7 +313,7 @@ impl Session {
             return r;
         }
         if let Err(e) = self.open().await {
-            return failure(name, file, case, e);
+            return infrastructure_failure(name, file, case, e);
         }
         let enis: Vec<String> = case
             .fixtures_used()
@@ -321,7 +322,7 @@ impl Session {
             .map(str::to_string)
             .collect();
         if let Err(e) = self.ensure_baselines(runner, file.dialect, &enis).await {
-            return failure(name, file, case, e);
+            return infrastructure_failure(name, file, case, e);
         }
         if let Some(reason) = self.irreversible_release(file.dialect, case) {
             let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
@@ -330,17 +331,17 @@ impl Session {
         }
         let observer = Observer::of_session(self, case.address(name, file));
         let Some(endpoint) = self.endpoint(file.dialect, Some(&observer)) else {
-            return failure(name, file, case, "no endpoint".into());
+            return infrastructure_failure(name, file, case, "no endpoint".into());
         };
         let started = std::time::Instant::now();
         let mut interrupted = self.interrupt.subscribe();
         let mut result = tokio::select! {
             r = AssertUnwindSafe(runner.run_case(file, case, &endpoint)).catch_unwind() => match r {
                 Ok(r) => r,
-                Err(panic) => failure(name, file, case, format!("the case panicked: {}", panic_text(&panic))),
+                Err(panic) => infrastructure_failure(name, file, case, format!("the case panicked: {}", panic_text(&panic))),
             },
             _ = interrupted.wait_for(|stop| *stop) => {
-                let mut r = failure(name, file, case, "interrupted (Ctrl-C) in the middle of the case; the run sweeps the fixtures before it exits".into());
+                let mut r = infrastructure_failure(name, file, case, "interrupted (Ctrl-C) in the middle of the case; the run sweeps the fixtures before it exits".into());
                 r.elapsed = started.elapsed();
                 return r;
             }
@@ -549,17 +550,6 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into())
-}
-
-fn failure(target: &str, file: &CaseFile, case: &Case, problem: String) -> CaseResult {
-    let mut step = StepRecord::new(
-        Phase::Step,
-        0,
-        "",
-        format!("{}:{}", file.display, case.line),
-    );
-    step.problems.push(problem);
-    CaseResult::new(target, file, case, Outcome::Fails, vec![step])
 }
 
 /// Watches one case's requests that change state: refuses what is not an

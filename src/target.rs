@@ -242,7 +242,9 @@ impl Target {
     }
 }
 
-fn infrastructure_failure(
+/// A failed result for `case` that no step of it caused: one step-less
+/// record at the case's line carries `problem`.
+pub(crate) fn infrastructure_failure(
     target: &str,
     file: &CaseFile,
     case: &Case,
