@@ -646,27 +646,12 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         return Ok(dry_run(&runner, &target, &cases));
     }
     // What the cases of this run exercise of the specs, for the reports.
-    let ran: Vec<ipconform::case::CaseFile> = project
-        .cases
-        .iter()
-        .filter_map(|f| {
-            let kept: Vec<_> = f
-                .cases
+    let coverage =
+        ipconform::coverage::Coverage::of_cases_where(project.specs, &project.cases, |f, c| {
+            cases
                 .iter()
-                .filter(|c| {
-                    cases
-                        .iter()
-                        .any(|(file, case)| std::ptr::eq(*file, f) && std::ptr::eq(*case, *c))
-                })
-                .cloned()
-                .collect();
-            (!kept.is_empty()).then(|| ipconform::case::CaseFile {
-                cases: kept,
-                ..f.clone()
-            })
-        })
-        .collect();
-    let coverage = ipconform::coverage::Coverage::of_cases(project.specs, &ran);
+                .any(|(file, case)| std::ptr::eq(*file, f) && std::ptr::eq(*case, c))
+        });
     let info = RunInfo {
         run_id,
         started_at: chrono::Utc::now().to_rfc3339(),
