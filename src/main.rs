@@ -676,16 +676,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
                 let mut dialects: Vec<DialectId> = cases.iter().map(|(f, _)| f.dialect).collect();
                 dialects.sort();
                 dialects.dedup();
-                dialects.retain(|d| session.profile().dialects.contains_key(d));
-                let n = session
-                    .record_baselines(&runner, &dialects)
-                    .await
-                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
-                say(format_args!(
-                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
-                    session.profile().name,
-                    plural(n)
-                ));
+                record_baselines(session, &runner, &dialects).await?;
             }
             ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
                 .await
@@ -714,6 +705,26 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     } else {
         exit::NONCONFORMING
     })
+}
+
+/// Records the secondary addresses of the profile's fixture interfaces of
+/// `dialects` (a dialect the profile lacks has none) before any change,
+/// and says how many.
+async fn record_baselines(
+    session: &Session,
+    runner: &Runner<'_>,
+    dialects: &[DialectId],
+) -> Result<(), Failure> {
+    let n = session
+        .record_baselines(runner, dialects)
+        .await
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    say(format_args!(
+        "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
+        session.profile().name,
+        plural(n)
+    ));
+    Ok(())
 }
 
 /// Prints what the end of a run against a profile did to its fixtures;
@@ -985,20 +996,7 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
     let work = async {
         let outcome = async {
             for session in &sessions {
-                let compared: Vec<DialectId> = dialects
-                    .iter()
-                    .copied()
-                    .filter(|d| session.profile().dialects.contains_key(d))
-                    .collect();
-                let n = session
-                    .record_baselines(&runner, &compared)
-                    .await
-                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
-                say(format_args!(
-                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
-                    session.profile().name,
-                    plural(n)
-                ));
+                record_baselines(session, &runner, &dialects).await?;
             }
             Ok::<_, Failure>(
                 compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await,
