@@ -307,14 +307,7 @@ impl<'s> Runner<'s> {
             return result;
         }
         let client = file.dialect.client();
-        let mut scope = Scope {
-            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
-            clock_offset: chrono::TimeDelta::zero(),
-            captures: HashMap::new(),
-            nonce: uuid::Uuid::new_v4().to_string(),
-            number: numeric_nonce(),
-            case_id: &case.id,
-        };
+        let mut scope = Scope::new(file, case, endpoint);
         let mut records = Vec::with_capacity(case.steps.len() + case.cleanup.len());
         let faulted = !case.faults.is_empty();
         if faulted {
@@ -400,11 +393,6 @@ impl<'s> Runner<'s> {
             &step.call,
             format!("{}:{}", file.display, step.line),
         );
-        let first_index = |pattern: &str| {
-            self.specs
-                .get(file.dialect, &step.call)
-                .and_then(|spec| spec.list_first_index(pattern))
-        };
         if phase == Phase::Cleanup {
             if let Some(name) = scope.empty_list_parameter(step) {
                 record.skipped = Some(format!(
@@ -413,7 +401,7 @@ impl<'s> Runner<'s> {
                 return record;
             }
         }
-        let params = match step.wire_params(&*scope, &first_index) {
+        let params = match self.wire_params(file, step, scope) {
             Ok(p) => p,
             Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
                 record.skipped = Some(format!(
@@ -450,12 +438,7 @@ impl<'s> Runner<'s> {
             }
         };
         let host = host_of(endpoint.base_url);
-        let signing = step
-            .signing
-            .as_deref()
-            .or(endpoint.signing)
-            .filter(|s| client.signing_variants().contains(s))
-            .unwrap_or(client.signing_variants()[0]);
+        let signing = signing_of(step, endpoint, client);
         if step.wait.is_some() && !self.is_read_only(file, step) {
             record.problems.push(format!(
                 "`{}` changes state, so it is never repeated: `wait` is for reads (operations the spec marks `readonly: true`)",
@@ -654,6 +637,22 @@ impl<'s> Runner<'s> {
         }
         scope.clock_offset += chrono::TimeDelta::from_std(by).unwrap_or_default();
         Ok(())
+    }
+
+    /// The step's parameters on the wire, list elements numbered from the
+    /// spec's first index; the error is a variable the scope lacks.
+    fn wire_params(
+        &self,
+        file: &CaseFile,
+        step: &Step,
+        scope: &Scope<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let first_index = |pattern: &str| {
+            self.specs
+                .get(file.dialect, &step.call)
+                .and_then(|spec| spec.list_first_index(pattern))
+        };
+        step.wire_params(scope, &first_index)
     }
 
     /// Whether the spec marks the step's operation as a read.
@@ -1163,7 +1162,20 @@ impl Vars for Scope<'_> {
     }
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// The scope a run of `case` on `endpoint` starts with: the target's
+    /// fixtures of the file's dialect, no captures, fresh nonces.
+    fn new(file: &CaseFile, case: &'a Case, endpoint: &Endpoint<'a>) -> Scope<'a> {
+        Scope {
+            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
+            clock_offset: chrono::TimeDelta::zero(),
+            captures: HashMap::new(),
+            nonce: uuid::Uuid::new_v4().to_string(),
+            number: numeric_nonce(),
+            case_id: &case.id,
+        }
+    }
+
     fn render_headers(&self, step: &Step) -> Result<Vec<(String, Option<String>)>, String> {
         step.headers
             .iter()
@@ -1214,6 +1226,16 @@ mod tests;
 fn numeric_nonce() -> String {
     let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
     (100_000_000_000_000_000 + n % 900_000_000_000_000_000).to_string()
+}
+
+/// The signing variant a step's request uses: the step's, else the
+/// endpoint's, where the dialect knows it; else the dialect's first.
+fn signing_of<'a>(step: &'a Step, endpoint: &Endpoint<'a>, client: &dyn ClientDialect) -> &'a str {
+    step.signing
+        .as_deref()
+        .or(endpoint.signing)
+        .filter(|s| client.signing_variants().contains(s))
+        .unwrap_or(client.signing_variants()[0])
 }
 
 /// The authority of a base URL (`127.0.0.1:PORT`): the Host header the
