@@ -611,24 +611,20 @@ impl<'s> Runner<'s> {
             tokio::time::sleep(by).await;
             return Ok(());
         }
-        let url = format!(
-            "{}{}?advance_ms={}",
-            endpoint.base_url.trim_end_matches('/'),
+        let path = format!(
+            "{}?advance_ms={}",
             crate::emulator::CLOCK_PATH,
             by.as_millis()
         );
         let response = self
-            .http
-            .post(url)
-            .timeout(endpoint.policy.request_timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to advance the emulator's clock: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::POST,
+                &path,
+                None,
+                "advance the emulator's clock",
+            )
+            .await?;
         if !response.status().is_success() {
             return Err(format!(
                 "the emulator refused to advance its clock: HTTP {}",
@@ -833,25 +829,15 @@ impl<'s> Runner<'s> {
                 fault.interface = Some(rendered);
             }
         }
-        let url = format!(
-            "{}{}",
-            endpoint.base_url.trim_end_matches('/'),
-            crate::emulator::faults::FAULTS_PATH
-        );
         let response = self
-            .http
-            .post(url)
-            .timeout(endpoint.policy.request_timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&faults).unwrap_or_default())
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to inject the case's faults: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::POST,
+                crate::emulator::faults::FAULTS_PATH,
+                Some(serde_json::to_vec(&faults).unwrap_or_default()),
+                "inject the case's faults",
+            )
+            .await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -865,23 +851,15 @@ impl<'s> Runner<'s> {
 
     /// Removes every fault from the target, before the cleanup runs.
     async fn clear_faults(&self, endpoint: &Endpoint<'_>) -> Result<(), String> {
-        let url = format!(
-            "{}{}",
-            endpoint.base_url.trim_end_matches('/'),
-            crate::emulator::faults::FAULTS_PATH
-        );
         let response = self
-            .http
-            .delete(url)
-            .timeout(endpoint.policy.request_timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to clear the case's faults: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::DELETE,
+                crate::emulator::faults::FAULTS_PATH,
+                None,
+                "clear the case's faults",
+            )
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -890,6 +868,36 @@ impl<'s> Runner<'s> {
                 response.status()
             ))
         }
+    }
+
+    /// Sends one request to the target's control `path` (the emulator's
+    /// clock or faults, never the vendor API), a JSON `body` if given,
+    /// within the endpoint's request timeout. The error says it failed
+    /// `to` do what it was for, and why.
+    async fn control(
+        &self,
+        endpoint: &Endpoint<'_>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        to: &str,
+    ) -> Result<reqwest::Response, String> {
+        let url = format!("{}{path}", endpoint.base_url.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .request(method, url)
+            .timeout(endpoint.policy.request_timeout);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        request.send().await.map_err(|e| {
+            format!(
+                "failed to {to}: {}",
+                cause(&e, endpoint.policy.request_timeout)
+            )
+        })
     }
 
     /// An XML success body in the JSON shape of its schema, where the spec
