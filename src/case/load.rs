@@ -92,19 +92,20 @@ struct RawStep {
     capture: serde_yaml::Mapping,
 }
 
-/// A polling step: repeat a read until its body meets `until`.
+/// A polling step: repeat a read until its body meets `until`. Portable
+/// bindings write their settle steps' `wait` the same way.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawWait {
-    until: serde_yaml::Mapping,
+pub(crate) struct RawWait {
+    pub(crate) until: serde_yaml::Mapping,
     #[serde(default)]
-    halt_on: Option<serde_yaml::Mapping>,
+    pub(crate) halt_on: Option<serde_yaml::Mapping>,
     #[serde(default)]
-    timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     #[serde(default)]
-    interval: Option<String>,
+    pub(crate) interval: Option<String>,
     #[serde(default)]
-    max_interval: Option<String>,
+    pub(crate) max_interval: Option<String>,
 }
 
 #[derive(Deserialize)]
