@@ -302,15 +302,13 @@ impl Session {
     pub async fn run_case(&self, runner: &Runner<'_>, file: &CaseFile, case: &Case) -> CaseResult {
         let name = self.profile.name.as_str();
         let Some(lock) = self.dialect_locks.get(&file.dialect) else {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some(format!("profile `{name}` has no {} endpoint", file.dialect));
-            return r;
+            let reason = format!("profile `{name}` has no {} endpoint", file.dialect);
+            return CaseResult::skipped(name, file, case, reason);
         };
         let _one_at_a_time = lock.lock().await;
         if self.is_interrupted() {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some("the run was interrupted before this case started".into());
-            return r;
+            let reason = "the run was interrupted before this case started".into();
+            return CaseResult::skipped(name, file, case, reason);
         }
         if let Err(e) = self.open().await {
             return infrastructure_failure(name, file, case, e);
@@ -325,9 +323,7 @@ impl Session {
             return infrastructure_failure(name, file, case, e);
         }
         if let Some(reason) = self.irreversible_release(file.dialect, case) {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some(reason);
-            return r;
+            return CaseResult::skipped(name, file, case, reason);
         }
         let observer = Observer::of_session(self, case.address(name, file));
         let Some(endpoint) = self.endpoint(file.dialect, Some(&observer)) else {

@@ -223,10 +223,7 @@ impl Target {
             }
             Target::Profile(p) => {
                 if let Some(reason) = self.missing_requirement(file, case) {
-                    let mut result =
-                        CaseResult::new(self.name(), file, case, Outcome::Skipped, Vec::new());
-                    result.skipped = Some(reason);
-                    return result;
+                    return CaseResult::skipped(self.name(), file, case, reason);
                 }
                 match &p.session {
                     Some(session) => session.run_case(runner, file, case).await,

@@ -251,6 +251,13 @@ impl CaseResult {
             elapsed: Duration::ZERO,
         }
     }
+
+    /// The result of `case` on `target` when it did not run, and why.
+    pub fn skipped(target: &str, file: &CaseFile, case: &Case, reason: String) -> CaseResult {
+        let mut result = CaseResult::new(target, file, case, Outcome::Skipped, Vec::new());
+        result.skipped = Some(reason);
+        result
+    }
 }
 
 fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -301,10 +308,7 @@ impl<'s> Runner<'s> {
             endpoint.fixtures,
             endpoint.powers,
         ) {
-            let mut result =
-                CaseResult::new(endpoint.target, file, case, Outcome::Skipped, Vec::new());
-            result.skipped = Some(reason);
-            return result;
+            return CaseResult::skipped(endpoint.target, file, case, reason);
         }
         let client = file.dialect.client();
         let mut scope = Scope::new(file, case, endpoint);
