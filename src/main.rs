@@ -744,11 +744,7 @@ fn report_finish(finish: &Result<ipconform::safety::Finish, String>, profile: &P
         return true;
     }
     for s in &finish.swept {
-        if !s.problems.is_empty()
-            || !s.unassigned.is_empty()
-            || !s.restored.is_empty()
-            || !s.reordered.is_empty()
-        {
+        if !s.problems.is_empty() || s.changed() {
             say(format_args!("sweep: {}\n", s.describe(false)));
         }
     }

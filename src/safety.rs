@@ -353,7 +353,7 @@ impl Session {
             let swept = self.sweep(runner, &keys).await;
             let mut problems = Vec::new();
             for s in &swept {
-                if !s.unassigned.is_empty() || !s.restored.is_empty() || !s.reordered.is_empty() {
+                if s.changed() {
                     self.repaired.fetch_add(1, Ordering::Relaxed);
                 }
                 problems.extend(
@@ -736,6 +736,12 @@ pub struct Swept {
 }
 
 impl Swept {
+    /// The sweep released, assigned back or reordered an address of the
+    /// interface (in a dry run: would).
+    pub fn changed(&self) -> bool {
+        !self.unassigned.is_empty() || !self.restored.is_empty() || !self.reordered.is_empty()
+    }
+
     /// No address the harness added is left (a recorded one it could not
     /// put back may be missing).
     pub fn nothing_of_ours_left(&self) -> bool {
@@ -1073,11 +1079,7 @@ impl Tools<'_> {
                 s.left = s.unassigned.clone();
                 continue;
             }
-            if s.unassigned.is_empty()
-                && s.restored.is_empty()
-                && s.reordered.is_empty()
-                && s.problems.is_empty()
-            {
+            if !s.changed() && s.problems.is_empty() {
                 s.holds_baseline = true;
                 continue;
             }
