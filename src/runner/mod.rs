@@ -203,6 +203,19 @@ pub struct Attempt {
     pub retried: Option<String>,
 }
 
+impl Attempt {
+    /// The attempt that got `decoded` after `waited`; not retried.
+    fn of(decoded: &Decoded, waited: Duration, met: bool) -> Attempt {
+        Attempt {
+            waited_ms: waited.as_millis() as u64,
+            status: decoded.status,
+            error_code: decoded.error.as_ref().map(|e| e.code.clone()),
+            met,
+            retried: None,
+        }
+    }
+}
+
 /// The result of one case on one target.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
@@ -479,13 +492,7 @@ impl<'s> Runner<'s> {
             let Some(wait) = &step.wait else {
                 // A retried step's last reply is the one judged.
                 if !record.attempts.is_empty() {
-                    record.attempts.push(Attempt {
-                        waited_ms: waited.as_millis() as u64,
-                        status: decoded.status,
-                        error_code: decoded.error.as_ref().map(|e| e.code.clone()),
-                        met: true,
-                        retried: None,
-                    });
+                    record.attempts.push(Attempt::of(&decoded, waited, true));
                 }
                 break decoded;
             };
@@ -499,13 +506,7 @@ impl<'s> Runner<'s> {
             };
             let met = holds(&wait.until);
             let halted = !wait.halt_on.is_empty() && holds(&wait.halt_on);
-            record.attempts.push(Attempt {
-                waited_ms: waited.as_millis() as u64,
-                status: decoded.status,
-                error_code: decoded.error.as_ref().map(|e| e.code.clone()),
-                met,
-                retried: None,
-            });
+            record.attempts.push(Attempt::of(&decoded, waited, met));
             if met {
                 break decoded;
             }
@@ -767,20 +768,15 @@ impl<'s> Runner<'s> {
                 return Ok(decoded);
             };
             let pause = retry.pause(attempt);
-            let code = decoded.error.as_ref().map(|e| e.code.clone());
-            record.attempts.push(Attempt {
-                waited_ms: waited.as_millis() as u64,
-                status: decoded.status,
-                error_code: code.clone(),
-                met: false,
-                retried: Some(format!(
-                    "{} ({}): {reason}; retry {attempt} of {} after {}",
-                    kind.map(Kind::as_str).unwrap_or_default(),
-                    code.unwrap_or_default(),
-                    retry.max_attempts - 1,
-                    policy::spoken(pause)
-                )),
-            });
+            let mut tried = Attempt::of(&decoded, *waited, false);
+            tried.retried = Some(format!(
+                "{} ({}): {reason}; retry {attempt} of {} after {}",
+                kind.map(Kind::as_str).unwrap_or_default(),
+                tried.error_code.as_deref().unwrap_or_default(),
+                retry.max_attempts - 1,
+                policy::spoken(pause)
+            ));
+            record.attempts.push(tried);
             self.pause(x.endpoint, pause, scope).await?;
             *waited += pause;
             attempt += 1;
