@@ -965,11 +965,7 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
         let mut cells = Vec::new();
         for column in &columns {
             for plan in &plans {
-                if let Some(found) = project.cases.iter().find_map(|f| {
-                    (f.dialect == column.dialect && f.group == plan.group)
-                        .then(|| f.cases.iter().find(|c| c.id == plan.id).map(|c| (f, c)))
-                        .flatten()
-                }) {
+                if let Some(found) = compare::find_case(&project.cases, plan, column.dialect) {
                     cells.push((column.target, found));
                 }
             }

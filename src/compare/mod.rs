@@ -339,7 +339,7 @@ fn row(plan: &ScenarioPlan, cells: Vec<Cell>) -> Row {
 }
 
 /// The compiled case of `plan` for `dialect`.
-fn find_case<'c>(
+pub fn find_case<'c>(
     cases: &'c [CaseFile],
     plan: &ScenarioPlan,
     dialect: DialectId,
