@@ -155,7 +155,7 @@ pub struct Cell {
     /// The whole scenario met the vendor's documented contract (true for a
     /// cell that does not apply).
     pub conforms: bool,
-    #[serde(serialize_with = "micros")]
+    #[serde(serialize_with = "crate::runner::as_micros")]
     pub elapsed: Duration,
     /// The compiled case's full result: steps, requests, replies, diffs.
     pub result: Option<CaseResult>,
@@ -171,12 +171,8 @@ pub struct Observed {
     pub code: Option<String>,
     pub http_status: Option<u16>,
     pub call: String,
-    #[serde(serialize_with = "micros")]
+    #[serde(serialize_with = "crate::runner::as_micros")]
     pub latency: Duration,
-}
-
-fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_micros() as u64)
 }
 
 /// What each symbol of the matrix means; every writer shows it.
