@@ -209,16 +209,7 @@ impl Session {
         dialect: DialectId,
         observer: Option<&'a dyn CallObserver>,
     ) -> Option<Endpoint<'a>> {
-        let d = self.profile.dialects.get(&dialect)?;
-        Some(Endpoint {
-            target: &self.profile.name,
-            base_url: &d.endpoint,
-            fixtures: &self.fixtures,
-            signing: d.signing.as_deref(),
-            powers: &[],
-            policy: &self.profile.client,
-            observer,
-        })
+        self.profile.endpoint(&self.fixtures, dialect, observer)
     }
 
     /// Records the addresses of every fixture interface of `dialects` now,
@@ -839,19 +830,9 @@ impl Tools<'_> {
         dialect: DialectId,
         observer: Option<&'e dyn CallObserver>,
     ) -> Result<Endpoint<'e>, String> {
-        let d =
-            self.profile.dialects.get(&dialect).ok_or_else(|| {
-                format!("profile `{}` has no {dialect} endpoint", self.profile.name)
-            })?;
-        Ok(Endpoint {
-            target: &self.profile.name,
-            base_url: &d.endpoint,
-            fixtures: self.fixtures,
-            signing: d.signing.as_deref(),
-            powers: &[],
-            policy: &self.profile.client,
-            observer,
-        })
+        self.profile
+            .endpoint(self.fixtures, dialect, observer)
+            .ok_or_else(|| format!("profile `{}` has no {dialect} endpoint", self.profile.name))
     }
 
     /// An interface's secondary addresses, read now.

@@ -128,10 +128,7 @@ impl Target {
                 client,
                 ..
             } => (base_url, signing.as_deref(), client),
-            Target::Profile(p) => {
-                let d = p.profile.dialects.get(&dialect)?;
-                (&d.endpoint, d.signing.as_deref(), &p.profile.client)
-            }
+            Target::Profile(p) => return p.profile.endpoint(&p.fixtures, dialect, None),
         };
         Some(Endpoint {
             target: self.name(),
