@@ -929,13 +929,9 @@ impl Tools<'_> {
 
     fn refused_as_busy(&self, dialect: DialectId, result: &CaseResult) -> bool {
         result.steps.first().is_some_and(|s| {
-            s.error_code.as_deref().is_some_and(|code| {
-                self.specs
-                    .get(dialect, &s.call)
-                    .and_then(|spec| spec.error(code))
-                    .and_then(|e| e.kind)
-                    == Some(Kind::Busy)
-            })
+            s.error_code
+                .as_deref()
+                .is_some_and(|code| self.specs.kind_of(dialect, &s.call, code) == Some(Kind::Busy))
         })
     }
 

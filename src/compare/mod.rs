@@ -414,12 +414,10 @@ fn observe(
         .steps
         .iter()
         .find(|s| s.phase == Phase::Step && s.index == index + 1)?;
-    let kind = record.error_code.as_deref().and_then(|code| {
-        specs
-            .get(dialect, &record.call)
-            .and_then(|spec| spec.error(code))
-            .and_then(|entry| entry.kind)
-    });
+    let kind = record
+        .error_code
+        .as_deref()
+        .and_then(|code| specs.kind_of(dialect, &record.call, code));
     let outcome = match (&record.error_code, record.status) {
         (Some(code), _) => match specs.get(dialect, &record.call).and_then(|s| s.error(code)) {
             None => "undocumented".to_string(),

@@ -757,12 +757,10 @@ impl<'s> Runner<'s> {
             if let Some(observer) = observer {
                 observer.after_reply(x.file.dialect, &x.step.call, x.params, Some(&decoded));
             }
-            let kind = decoded.error.as_ref().and_then(|e| {
-                self.specs
-                    .get(x.file.dialect, &x.step.call)
-                    .and_then(|spec| spec.error(&e.code))
-                    .and_then(|entry| entry.kind)
-            });
+            let kind = decoded
+                .error
+                .as_ref()
+                .and_then(|e| self.specs.kind_of(x.file.dialect, &x.step.call, &e.code));
             let transient = matches!(kind, Some(Kind::Throttled | Kind::Busy));
             let (Some(reason), true, true) = (&x.retry, transient, attempt < retry.max_attempts)
             else {
