@@ -646,27 +646,12 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         return Ok(dry_run(&runner, &target, &cases));
     }
     // What the cases of this run exercise of the specs, for the reports.
-    let ran: Vec<ipconform::case::CaseFile> = project
-        .cases
-        .iter()
-        .filter_map(|f| {
-            let kept: Vec<_> = f
-                .cases
+    let coverage =
+        ipconform::coverage::Coverage::of_cases_where(project.specs, &project.cases, |f, c| {
+            cases
                 .iter()
-                .filter(|c| {
-                    cases
-                        .iter()
-                        .any(|(file, case)| std::ptr::eq(*file, f) && std::ptr::eq(*case, *c))
-                })
-                .cloned()
-                .collect();
-            (!kept.is_empty()).then(|| ipconform::case::CaseFile {
-                cases: kept,
-                ..f.clone()
-            })
-        })
-        .collect();
-    let coverage = ipconform::coverage::Coverage::of_cases(project.specs, &ran);
+                .any(|(file, case)| std::ptr::eq(*file, f) && std::ptr::eq(*case, c))
+        });
     let info = RunInfo {
         run_id,
         started_at: chrono::Utc::now().to_rfc3339(),
@@ -691,16 +676,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
                 let mut dialects: Vec<DialectId> = cases.iter().map(|(f, _)| f.dialect).collect();
                 dialects.sort();
                 dialects.dedup();
-                dialects.retain(|d| session.profile().dialects.contains_key(d));
-                let n = session
-                    .record_baselines(&runner, &dialects)
-                    .await
-                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
-                say(format_args!(
-                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
-                    session.profile().name,
-                    plural(n)
-                ));
+                record_baselines(session, &runner, &dialects).await?;
             }
             ipconform::run::run(&runner, &target, &cases, args.jobs, &info, &mut sinks)
                 .await
@@ -731,6 +707,26 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     })
 }
 
+/// Records the secondary addresses of the profile's fixture interfaces of
+/// `dialects` (a dialect the profile lacks has none) before any change,
+/// and says how many.
+async fn record_baselines(
+    session: &Session,
+    runner: &Runner<'_>,
+    dialects: &[DialectId],
+) -> Result<(), Failure> {
+    let n = session
+        .record_baselines(runner, dialects)
+        .await
+        .map_err(|e| invalid(anyhow::anyhow!(e)))?;
+    say(format_args!(
+        "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
+        session.profile().name,
+        plural(n)
+    ));
+    Ok(())
+}
+
 /// Prints what the end of a run against a profile did to its fixtures;
 /// whether nothing of the harness's is left.
 fn report_finish(finish: &Result<ipconform::safety::Finish, String>, profile: &Profile) -> bool {
@@ -748,11 +744,7 @@ fn report_finish(finish: &Result<ipconform::safety::Finish, String>, profile: &P
         return true;
     }
     for s in &finish.swept {
-        if !s.problems.is_empty()
-            || !s.unassigned.is_empty()
-            || !s.restored.is_empty()
-            || !s.reordered.is_empty()
-        {
+        if !s.problems.is_empty() || s.changed() {
             say(format_args!("sweep: {}\n", s.describe(false)));
         }
     }
@@ -973,11 +965,7 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
         let mut cells = Vec::new();
         for column in &columns {
             for plan in &plans {
-                if let Some(found) = project.cases.iter().find_map(|f| {
-                    (f.dialect == column.dialect && f.group == plan.group)
-                        .then(|| f.cases.iter().find(|c| c.id == plan.id).map(|c| (f, c)))
-                        .flatten()
-                }) {
+                if let Some(found) = compare::find_case(&project.cases, plan, column.dialect) {
                     cells.push((column.target, found));
                 }
             }
@@ -1000,20 +988,7 @@ async fn compare(args: CompareArgs) -> Result<u8, Failure> {
     let work = async {
         let outcome = async {
             for session in &sessions {
-                let compared: Vec<DialectId> = dialects
-                    .iter()
-                    .copied()
-                    .filter(|d| session.profile().dialects.contains_key(d))
-                    .collect();
-                let n = session
-                    .record_baselines(&runner, &compared)
-                    .await
-                    .map_err(|e| invalid(anyhow::anyhow!(e)))?;
-                say(format_args!(
-                    "profile `{}`: recorded the secondary addresses of {n} fixture interface{} before any change\n",
-                    session.profile().name,
-                    plural(n)
-                ));
+                record_baselines(session, &runner, &dialects).await?;
             }
             Ok::<_, Failure>(
                 compare::run(&runner, &columns, &plans, &project.cases, args.jobs, info).await,

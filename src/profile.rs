@@ -31,6 +31,7 @@ use crate::diag::{closest, find_key, Diagnostic};
 use crate::dialect::DialectId;
 use crate::fixtures::{scalar_to_string, Credentials, DialectFixtures, Fixtures, Secret};
 use crate::runner::policy::{ClientPolicy, RateLimit, RetryPolicy};
+use crate::runner::{CallObserver, Endpoint};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -392,6 +393,26 @@ impl Profile {
                 if missing.len() == 1 { "it" } else { "them" }
             ))
         }
+    }
+
+    /// The endpoint of `dialect` on this profile, its fixtures (with the
+    /// credentials resolved) `fixtures`, each change told to `observer`.
+    pub fn endpoint<'a>(
+        &'a self,
+        fixtures: &'a DialectFixtures,
+        dialect: DialectId,
+        observer: Option<&'a dyn CallObserver>,
+    ) -> Option<Endpoint<'a>> {
+        let d = self.dialects.get(&dialect)?;
+        Some(Endpoint {
+            target: &self.name,
+            base_url: &d.endpoint,
+            fixtures,
+            signing: d.signing.as_deref(),
+            powers: &[],
+            policy: &self.client,
+            observer,
+        })
     }
 
     /// The interfaces among `dialect`'s fixtures that the harness may

@@ -36,12 +36,17 @@ impl Selection {
             .any(|filter| may_contain(&prefix, text, filter))
     }
 
+    /// What the filters are matched against: `dialect::file::case-id`.
+    pub fn address(file: &CaseFile, case: &Case) -> String {
+        format!("{}::{}::{}", file.dialect, file.group, case.id)
+    }
+
     pub fn pick<'f>(&self, files: &'f [CaseFile]) -> Vec<(&'f CaseFile, &'f Case)> {
         files
             .iter()
             .flat_map(|f| f.cases.iter().map(move |c| (f, c)))
             .filter(|(f, c)| {
-                let address = format!("{}::{}::{}", f.dialect, f.group, c.id);
+                let address = Selection::address(f, c);
                 (self.filters.is_empty()
                     || self.filters.iter().any(|s| address.contains(s.as_str())))
                     && self.tags.iter().all(|t| c.tags.contains(t))

@@ -36,6 +36,7 @@ use crate::portable::Binding;
 use crate::profile::Profile;
 use crate::runner::{CallObserver, CaseResult, Endpoint, Outcome, Phase, Runner, StepRecord};
 use crate::spec::{Kind, SpecSet};
+use crate::target::infrastructure_failure;
 
 /// Addresses per assign or unassign a sweep sends: within every dialect's
 /// per-call limit (Tencent's is 10).
@@ -208,16 +209,7 @@ impl Session {
         dialect: DialectId,
         observer: Option<&'a dyn CallObserver>,
     ) -> Option<Endpoint<'a>> {
-        let d = self.profile.dialects.get(&dialect)?;
-        Some(Endpoint {
-            target: &self.profile.name,
-            base_url: &d.endpoint,
-            fixtures: &self.fixtures,
-            signing: d.signing.as_deref(),
-            powers: &[],
-            policy: &self.profile.client,
-            observer,
-        })
+        self.profile.endpoint(&self.fixtures, dialect, observer)
     }
 
     /// Records the addresses of every fixture interface of `dialects` now,
@@ -301,18 +293,16 @@ impl Session {
     pub async fn run_case(&self, runner: &Runner<'_>, file: &CaseFile, case: &Case) -> CaseResult {
         let name = self.profile.name.as_str();
         let Some(lock) = self.dialect_locks.get(&file.dialect) else {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some(format!("profile `{name}` has no {} endpoint", file.dialect));
-            return r;
+            let reason = format!("profile `{name}` has no {} endpoint", file.dialect);
+            return CaseResult::skipped(name, file, case, reason);
         };
         let _one_at_a_time = lock.lock().await;
         if self.is_interrupted() {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some("the run was interrupted before this case started".into());
-            return r;
+            let reason = "the run was interrupted before this case started".into();
+            return CaseResult::skipped(name, file, case, reason);
         }
         if let Err(e) = self.open().await {
-            return failure(name, file, case, e);
+            return infrastructure_failure(name, file, case, e);
         }
         let enis: Vec<String> = case
             .fixtures_used()
@@ -321,26 +311,24 @@ impl Session {
             .map(str::to_string)
             .collect();
         if let Err(e) = self.ensure_baselines(runner, file.dialect, &enis).await {
-            return failure(name, file, case, e);
+            return infrastructure_failure(name, file, case, e);
         }
         if let Some(reason) = self.irreversible_release(file.dialect, case) {
-            let mut r = CaseResult::new(name, file, case, Outcome::Skipped, Vec::new());
-            r.skipped = Some(reason);
-            return r;
+            return CaseResult::skipped(name, file, case, reason);
         }
         let observer = Observer::of_session(self, case.address(name, file));
         let Some(endpoint) = self.endpoint(file.dialect, Some(&observer)) else {
-            return failure(name, file, case, "no endpoint".into());
+            return infrastructure_failure(name, file, case, "no endpoint".into());
         };
         let started = std::time::Instant::now();
         let mut interrupted = self.interrupt.subscribe();
         let mut result = tokio::select! {
             r = AssertUnwindSafe(runner.run_case(file, case, &endpoint)).catch_unwind() => match r {
                 Ok(r) => r,
-                Err(panic) => failure(name, file, case, format!("the case panicked: {}", panic_text(&panic))),
+                Err(panic) => infrastructure_failure(name, file, case, format!("the case panicked: {}", panic_text(&panic))),
             },
             _ = interrupted.wait_for(|stop| *stop) => {
-                let mut r = failure(name, file, case, "interrupted (Ctrl-C) in the middle of the case; the run sweeps the fixtures before it exits".into());
+                let mut r = infrastructure_failure(name, file, case, "interrupted (Ctrl-C) in the middle of the case; the run sweeps the fixtures before it exits".into());
                 r.elapsed = started.elapsed();
                 return r;
             }
@@ -356,7 +344,7 @@ impl Session {
             let swept = self.sweep(runner, &keys).await;
             let mut problems = Vec::new();
             for s in &swept {
-                if !s.unassigned.is_empty() || !s.restored.is_empty() || !s.reordered.is_empty() {
+                if s.changed() {
                     self.repaired.fetch_add(1, Ordering::Relaxed);
                 }
                 problems.extend(
@@ -551,17 +539,6 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
-fn failure(target: &str, file: &CaseFile, case: &Case, problem: String) -> CaseResult {
-    let mut step = StepRecord::new(
-        Phase::Step,
-        0,
-        "",
-        format!("{}:{}", file.display, case.line),
-    );
-    step.problems.push(problem);
-    CaseResult::new(target, file, case, Outcome::Fails, vec![step])
-}
-
 /// Watches one case's requests that change state: refuses what is not an
 /// assign or unassign of secondary addresses, and writes each to the
 /// ledger before it goes.
@@ -750,6 +727,12 @@ pub struct Swept {
 }
 
 impl Swept {
+    /// The sweep released, assigned back or reordered an address of the
+    /// interface (in a dry run: would).
+    pub fn changed(&self) -> bool {
+        !self.unassigned.is_empty() || !self.restored.is_empty() || !self.reordered.is_empty()
+    }
+
     /// No address the harness added is left (a recorded one it could not
     /// put back may be missing).
     pub fn nothing_of_ours_left(&self) -> bool {
@@ -847,19 +830,9 @@ impl Tools<'_> {
         dialect: DialectId,
         observer: Option<&'e dyn CallObserver>,
     ) -> Result<Endpoint<'e>, String> {
-        let d =
-            self.profile.dialects.get(&dialect).ok_or_else(|| {
-                format!("profile `{}` has no {dialect} endpoint", self.profile.name)
-            })?;
-        Ok(Endpoint {
-            target: &self.profile.name,
-            base_url: &d.endpoint,
-            fixtures: self.fixtures,
-            signing: d.signing.as_deref(),
-            powers: &[],
-            policy: &self.profile.client,
-            observer,
-        })
+        self.profile
+            .endpoint(self.fixtures, dialect, observer)
+            .ok_or_else(|| format!("profile `{}` has no {dialect} endpoint", self.profile.name))
     }
 
     /// An interface's secondary addresses, read now.
@@ -956,13 +929,9 @@ impl Tools<'_> {
 
     fn refused_as_busy(&self, dialect: DialectId, result: &CaseResult) -> bool {
         result.steps.first().is_some_and(|s| {
-            s.error_code.as_deref().is_some_and(|code| {
-                self.specs
-                    .get(dialect, &s.call)
-                    .and_then(|spec| spec.error(code))
-                    .and_then(|e| e.kind)
-                    == Some(Kind::Busy)
-            })
+            s.error_code
+                .as_deref()
+                .is_some_and(|code| self.specs.kind_of(dialect, &s.call, code) == Some(Kind::Busy))
         })
     }
 
@@ -1087,11 +1056,7 @@ impl Tools<'_> {
                 s.left = s.unassigned.clone();
                 continue;
             }
-            if s.unassigned.is_empty()
-                && s.restored.is_empty()
-                && s.reordered.is_empty()
-                && s.problems.is_empty()
-            {
+            if !s.changed() && s.problems.is_empty() {
                 s.holds_baseline = true;
                 continue;
             }

@@ -128,10 +128,7 @@ impl Target {
                 client,
                 ..
             } => (base_url, signing.as_deref(), client),
-            Target::Profile(p) => {
-                let d = p.profile.dialects.get(&dialect)?;
-                (&d.endpoint, d.signing.as_deref(), &p.profile.client)
-            }
+            Target::Profile(p) => return p.profile.endpoint(&p.fixtures, dialect, None),
         };
         Some(Endpoint {
             target: self.name(),
@@ -223,10 +220,7 @@ impl Target {
             }
             Target::Profile(p) => {
                 if let Some(reason) = self.missing_requirement(file, case) {
-                    let mut result =
-                        CaseResult::new(self.name(), file, case, Outcome::Skipped, Vec::new());
-                    result.skipped = Some(reason);
-                    return result;
+                    return CaseResult::skipped(self.name(), file, case, reason);
                 }
                 match &p.session {
                     Some(session) => session.run_case(runner, file, case).await,
@@ -242,7 +236,9 @@ impl Target {
     }
 }
 
-fn infrastructure_failure(
+/// A failed result for `case` that no step of it caused: one step-less
+/// record at the case's line carries `problem`.
+pub(crate) fn infrastructure_failure(
     target: &str,
     file: &CaseFile,
     case: &Case,

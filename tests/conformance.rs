@@ -303,35 +303,19 @@ fn write_report(h: &Harness, dir: &Path) -> std::io::Result<()> {
     if results.is_empty() {
         return Ok(());
     }
-    let ran: Vec<ipconform::case::CaseFile> = h
-        .project
-        .cases
-        .iter()
-        .filter_map(|f| {
-            let kept: Vec<_> = f
-                .cases
-                .iter()
-                .filter(|c| {
-                    let address = c.address(h.target.name(), f);
-                    results.iter().any(|r| r.address == address)
-                })
-                .cloned()
-                .collect();
-            (!kept.is_empty()).then(|| ipconform::case::CaseFile {
-                cases: kept,
-                ..f.clone()
-            })
-        })
-        .collect();
     let info = ipconform::report::RunInfo {
         run_id: h.run_id.clone(),
         started_at: h.started_at.clone(),
         targets: vec![h.target.name().to_string()],
         cases: results.len(),
         version: env!("CARGO_PKG_VERSION"),
-        coverage: Some(ipconform::coverage::Coverage::of_cases(
+        coverage: Some(ipconform::coverage::Coverage::of_cases_where(
             h.project.specs,
-            &ran,
+            &h.project.cases,
+            |f, c| {
+                let address = c.address(h.target.name(), f);
+                results.iter().any(|r| r.address == address)
+            },
         )),
     };
     let report = ipconform::report::model::RunReport::build(

@@ -36,6 +36,7 @@ use bytes::Bytes;
 use crate::case::{self, CaseFile};
 use crate::dialect::DialectId;
 use crate::emulator::world::WorldFile;
+use crate::run::Selection;
 use crate::runner::{Endpoint, Outcome as CaseOutcome, Runner};
 use crate::spec::SpecSet;
 use loadgen::{Check, Work};
@@ -797,7 +798,7 @@ impl Bench<'_> {
     fn startup(&mut self) -> Result<(), BenchError> {
         let files = case::load_dir(&self.root.join("cases")).map_err(setup)?;
         let (file, case) = one_case(&files).ok_or_else(|| setup("the project has no case"))?;
-        let address = format!("{}::{}::{}", file.dialect, file.group, case.id);
+        let address = Selection::address(file, case);
         let tmp = TempDir::new("startup")?;
         let reports = tmp.path.join("reports");
         let cases = tmp.path.join("cases");
@@ -1191,17 +1192,13 @@ fn harness_case(steps: usize) -> Result<CaseFile, BenchError> {
 fn one_case(files: &[CaseFile]) -> Option<(&CaseFile, &case::Case)> {
     let addresses: Vec<String> = files
         .iter()
-        .flat_map(|f| {
-            f.cases
-                .iter()
-                .map(move |c| format!("{}::{}::{}", f.dialect, f.group, c.id))
-        })
+        .flat_map(|f| f.cases.iter().map(move |c| Selection::address(f, c)))
         .collect();
     files
         .iter()
         .flat_map(|f| f.cases.iter().map(move |c| (f, c)))
         .find(|(f, c)| {
-            let a = format!("{}::{}::{}", f.dialect, f.group, c.id);
+            let a = Selection::address(f, c);
             addresses.iter().filter(|b| b.contains(&a)).count() == 1
         })
 }

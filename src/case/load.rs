@@ -92,19 +92,20 @@ struct RawStep {
     capture: serde_yaml::Mapping,
 }
 
-/// A polling step: repeat a read until its body meets `until`.
+/// A polling step: repeat a read until its body meets `until`. Portable
+/// bindings write their settle steps' `wait` the same way.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawWait {
-    until: serde_yaml::Mapping,
+pub(crate) struct RawWait {
+    pub(crate) until: serde_yaml::Mapping,
     #[serde(default)]
-    halt_on: Option<serde_yaml::Mapping>,
+    pub(crate) halt_on: Option<serde_yaml::Mapping>,
     #[serde(default)]
-    timeout: Option<String>,
+    pub(crate) timeout: Option<String>,
     #[serde(default)]
-    interval: Option<String>,
+    pub(crate) interval: Option<String>,
     #[serde(default)]
-    max_interval: Option<String>,
+    pub(crate) max_interval: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -288,7 +289,7 @@ pub fn parse_file(path: &Path, text: String) -> Result<CaseFile, Diagnostics> {
             None
         }
     };
-    let case_lines = locate_cases(&lines, &raw.cases);
+    let case_lines = locate_ids(&lines, raw.cases.iter().map(|c| c.id.as_str()));
     // The cases as plain YAML too: a parametrized case is re-read from its
     // tree once per row, with the row's values in place.
     let trees: Vec<serde_yaml::Value> = if raw.cases.iter().any(|c| c.rows.is_some()) {
@@ -953,17 +954,22 @@ fn error_codes(value: &serde_yaml::Value) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// The (line, last line) of each case, found from its `id:`. serde gives
-/// no spans for values that parsed; the ids are unique enough to find.
-fn locate_cases(lines: &[&str], cases: &[RawCase]) -> Vec<(usize, usize)> {
-    let mut starts = Vec::with_capacity(cases.len());
+/// The (line, last line) of each item of a list whose items have these
+/// `ids` in order (cases, portable scenarios), found from its `id:`. serde
+/// gives no spans for values that parsed; the ids are unique enough to
+/// find.
+pub(crate) fn locate_ids<'a>(
+    lines: &[&str],
+    ids: impl ExactSizeIterator<Item = &'a str>,
+) -> Vec<(usize, usize)> {
+    let mut starts = Vec::with_capacity(ids.len());
     let mut from = 1;
-    for case in cases {
+    for id in ids {
         let line = lines
             .iter()
             .enumerate()
             .skip(from - 1)
-            .find(|(_, l)| is_id_line(l, &case.id))
+            .find(|(_, l)| is_id_line(l, id))
             .map(|(i, _)| i + 1)
             .unwrap_or(from);
         starts.push(line);

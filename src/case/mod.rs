@@ -20,6 +20,7 @@ use crate::dialect::{DialectId, Method};
 use crate::spec::Kind;
 
 pub use load::{load_dir, load_dir_where, load_file, parse_file};
+pub(crate) use load::{locate_ids, RawWait};
 pub use matcher::{Expected, Matcher, Pattern, Var, Vars};
 pub use path::BodyPath;
 pub use template::Template;

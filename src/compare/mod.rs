@@ -155,7 +155,7 @@ pub struct Cell {
     /// The whole scenario met the vendor's documented contract (true for a
     /// cell that does not apply).
     pub conforms: bool,
-    #[serde(serialize_with = "micros")]
+    #[serde(serialize_with = "crate::runner::as_micros")]
     pub elapsed: Duration,
     /// The compiled case's full result: steps, requests, replies, diffs.
     pub result: Option<CaseResult>,
@@ -171,12 +171,8 @@ pub struct Observed {
     pub code: Option<String>,
     pub http_status: Option<u16>,
     pub call: String,
-    #[serde(serialize_with = "micros")]
+    #[serde(serialize_with = "crate::runner::as_micros")]
     pub latency: Duration,
-}
-
-fn micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(d.as_micros() as u64)
 }
 
 /// What each symbol of the matrix means; every writer shows it.
@@ -339,7 +335,7 @@ fn row(plan: &ScenarioPlan, cells: Vec<Cell>) -> Row {
 }
 
 /// The compiled case of `plan` for `dialect`.
-fn find_case<'c>(
+pub fn find_case<'c>(
     cases: &'c [CaseFile],
     plan: &ScenarioPlan,
     dialect: DialectId,
@@ -418,12 +414,10 @@ fn observe(
         .steps
         .iter()
         .find(|s| s.phase == Phase::Step && s.index == index + 1)?;
-    let kind = record.error_code.as_deref().and_then(|code| {
-        specs
-            .get(dialect, &record.call)
-            .and_then(|spec| spec.error(code))
-            .and_then(|entry| entry.kind)
-    });
+    let kind = record
+        .error_code
+        .as_deref()
+        .and_then(|code| specs.kind_of(dialect, &record.call, code));
     let outcome = match (&record.error_code, record.status) {
         (Some(code), _) => match specs.get(dialect, &record.call).and_then(|s| s.error(code)) {
             None => "undocumented".to_string(),

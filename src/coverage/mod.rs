@@ -39,7 +39,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::case::CaseFile;
+use crate::case::{Case, CaseFile};
 use crate::dialect::DialectId;
 use crate::spec::{ErrorEntry, Kind, ParamSpec, SpecSet};
 
@@ -231,6 +231,23 @@ impl Coverage {
                 .filter_map(|&d| DialectCoverage::compute(specs, files, d))
                 .collect(),
         )
+    }
+
+    /// [`Coverage::of_cases`] of the cases of `files` that `ran` accepts:
+    /// what a run of those cases alone exercises.
+    pub fn of_cases_where(
+        specs: &SpecSet,
+        files: &[CaseFile],
+        ran: impl Fn(&CaseFile, &Case) -> bool,
+    ) -> Coverage {
+        let kept: Vec<CaseFile> = files
+            .iter()
+            .filter_map(|f| {
+                let cases: Vec<Case> = f.cases.iter().filter(|c| ran(f, c)).cloned().collect();
+                (!cases.is_empty()).then(|| CaseFile { cases, ..f.clone() })
+            })
+            .collect();
+        Coverage::of_cases(specs, &kept)
     }
 
     /// The same coverage restricted to one dialect, totals included.

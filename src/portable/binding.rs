@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Capability, NEUTRAL_FIXTURES};
-use crate::case::{list_placeholder, BodyPath, Matcher, ParamValue, Template, Wait};
+use crate::case::{list_placeholder, BodyPath, Matcher, ParamValue, RawWait, Template, Wait};
 use crate::diag::{closest, find_key, Diagnostic};
 use crate::dialect::DialectId;
 use crate::fixtures::scalar_to_string;
@@ -105,20 +105,6 @@ struct RawSettle {
     with: serde_yaml::Mapping,
     #[serde(default)]
     wait: Option<RawWait>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWait {
-    until: serde_yaml::Mapping,
-    #[serde(default)]
-    halt_on: Option<serde_yaml::Mapping>,
-    #[serde(default)]
-    timeout: Option<String>,
-    #[serde(default)]
-    interval: Option<String>,
-    #[serde(default)]
-    max_interval: Option<String>,
 }
 
 /// A checked binding.

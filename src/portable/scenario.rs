@@ -15,7 +15,7 @@ use super::{
     Capability, Expectation, NeutralStep, Op, Outcome, Scenario, ScenarioFile, View, ViewCheck,
     INTERFACES, NEUTRAL_FIXTURES,
 };
-use crate::case::{Matcher, Template, BUILTIN_VARIABLES};
+use crate::case::{locate_ids, Matcher, Template, BUILTIN_VARIABLES};
 use crate::diag::{closest, find_key_in, Diagnostic, Diagnostics};
 use crate::dialect::DialectId;
 use crate::fixtures::scalar_to_string;
@@ -165,7 +165,7 @@ pub fn parse_file(path: &Path, text: String) -> Result<ScenarioFile, Diagnostics
         lines: &lines,
         diags: Vec::new(),
     };
-    let ranges = locate_scenarios(&lines, &raw.scenarios);
+    let ranges = locate_ids(&lines, raw.scenarios.iter().map(|s| s.id.as_str()));
     let mut scenarios = Vec::with_capacity(raw.scenarios.len());
     let mut ids = HashSet::new();
     for (raw_scenario, &(line, end_line)) in raw.scenarios.iter().zip(&ranges) {
@@ -909,34 +909,6 @@ impl Cx<'_> {
         }
         out
     }
-}
-
-/// The (line, last line) of each scenario, found from its `id:`.
-fn locate_scenarios(lines: &[&str], scenarios: &[RawScenario]) -> Vec<(usize, usize)> {
-    let mut starts = Vec::with_capacity(scenarios.len());
-    let mut from = 1;
-    for s in scenarios {
-        let line = lines
-            .iter()
-            .enumerate()
-            .skip(from - 1)
-            .find(|(_, l)| {
-                let l = l.trim_start().trim_start_matches('-').trim_start();
-                l.strip_prefix("id:")
-                    .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == s.id)
-            })
-            .map(|(i, _)| i + 1)
-            .unwrap_or(from);
-        starts.push(line);
-        from = line + 1;
-    }
-    let total = lines.len().max(1);
-    (0..starts.len())
-        .map(|i| {
-            let end = starts.get(i + 1).map(|n| n - 1).unwrap_or(total);
-            (starts[i], end.max(starts[i]))
-        })
-        .collect()
 }
 
 /// The position of each step between two lines: the first operation key

@@ -13,9 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::model::Counts;
 use super::model::{
-    CoverageFigures, CoverageReport, DialectCounts, DialectCoverageReport, Run, RunReport, KIND,
+    tally, CoverageFigures, CoverageReport, DialectCoverageReport, Run, RunReport, KIND,
     SCHEMA_VERSION,
 };
 
@@ -101,22 +100,7 @@ pub fn merge(inputs: &[Input], run_id: &str) -> Result<RunReport, String> {
         }
     }
     results.sort_by(|a, b| a.address.cmp(&b.address));
-    let mut summary = Counts::default();
-    let mut by_dialect: BTreeMap<&str, Counts> = BTreeMap::new();
-    for case in &results {
-        summary.add(case.outcome);
-        by_dialect
-            .entry(case.dialect.as_str())
-            .or_default()
-            .add(case.outcome);
-    }
-    let by_dialect = by_dialect
-        .into_iter()
-        .map(|(dialect, counts)| DialectCounts {
-            dialect: dialect.to_string(),
-            counts,
-        })
-        .collect();
+    let (summary, by_dialect) = tally(&results);
 
     let runs: Vec<&Run> = reports.iter().map(|(_, r)| &r.run).collect();
     let started_at = runs
@@ -158,7 +142,7 @@ pub fn merge(inputs: &[Input], run_id: &str) -> Result<RunReport, String> {
             finished_at,
             elapsed_us,
             targets,
-            success: summary.fails == 0 && summary.unexpected_conformance == 0,
+            success: summary.all_conform(),
         },
         summary,
         by_dialect,

@@ -40,32 +40,21 @@ pub struct RunInfo {
     pub coverage: Option<crate::coverage::Coverage>,
 }
 
-/// The run's tally as cases finish; it decides the exit code.
+/// The run's tally as cases finish (the counts report.json gives); it
+/// decides the exit code.
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
-    pub total: usize,
-    pub conforms: usize,
-    pub fails: usize,
-    pub known_deviations: usize,
-    pub unexpected_conformance: usize,
-    pub skipped: usize,
+    pub counts: model::Counts,
     pub elapsed: Duration,
 }
 
 impl Summary {
     pub fn add(&mut self, outcome: Outcome) {
-        self.total += 1;
-        match outcome {
-            Outcome::Conforms => self.conforms += 1,
-            Outcome::Fails => self.fails += 1,
-            Outcome::KnownDeviation => self.known_deviations += 1,
-            Outcome::UnexpectedConformance => self.unexpected_conformance += 1,
-            Outcome::Skipped => self.skipped += 1,
-        }
+        self.counts.add(outcome.into());
     }
 
     pub fn all_conform(&self) -> bool {
-        self.fails == 0 && self.unexpected_conformance == 0
+        self.counts.all_conform()
     }
 }
 

@@ -181,6 +181,11 @@ impl Counts {
         }
     }
 
+    /// Whether no case fails or conforms unexpectedly: the run succeeds.
+    pub fn all_conform(&self) -> bool {
+        self.fails == 0 && self.unexpected_conformance == 0
+    }
+
     /// `(outcome, count)` in the order reports list them.
     pub fn by_outcome(&self) -> [(Outcome, usize); 5] {
         [
@@ -198,6 +203,28 @@ impl Counts {
 pub struct DialectCounts {
     pub dialect: String,
     pub counts: Counts,
+}
+
+/// The outcomes of `cases` counted over all and per dialect (in the
+/// order of the dialects' names): a report's `summary` and `by_dialect`.
+pub(super) fn tally(cases: &[CaseReport]) -> (Counts, Vec<DialectCounts>) {
+    let mut summary = Counts::default();
+    let mut by_dialect: BTreeMap<&str, Counts> = BTreeMap::new();
+    for case in cases {
+        summary.add(case.outcome);
+        by_dialect
+            .entry(case.dialect.as_str())
+            .or_default()
+            .add(case.outcome);
+    }
+    let by_dialect = by_dialect
+        .into_iter()
+        .map(|(dialect, counts)| DialectCounts {
+            dialect: dialect.to_string(),
+            counts,
+        })
+        .collect();
+    (summary, by_dialect)
 }
 
 /// How a case ended; `fails` and `unexpected_conformance` fail the run.
@@ -447,22 +474,7 @@ impl RunReport {
     ) -> RunReport {
         let mut cases: Vec<CaseReport> = results.iter().map(CaseReport::build).collect();
         cases.sort_by(|a, b| a.address.cmp(&b.address));
-        let mut summary = Counts::default();
-        let mut by_dialect: BTreeMap<&str, Counts> = BTreeMap::new();
-        for case in &cases {
-            summary.add(case.outcome);
-            by_dialect
-                .entry(case.dialect.as_str())
-                .or_default()
-                .add(case.outcome);
-        }
-        let by_dialect = by_dialect
-            .into_iter()
-            .map(|(dialect, counts)| DialectCounts {
-                dialect: dialect.to_string(),
-                counts,
-            })
-            .collect();
+        let (summary, by_dialect) = tally(&cases);
         RunReport {
             schema_version: SCHEMA_VERSION,
             kind: KIND.to_string(),
@@ -473,7 +485,7 @@ impl RunReport {
                 finished_at: finished_at.to_string(),
                 elapsed_us: micros(elapsed),
                 targets: info.targets.clone(),
-                success: summary.fails == 0 && summary.unexpected_conformance == 0,
+                success: summary.all_conform(),
             },
             summary,
             by_dialect,

@@ -116,15 +116,16 @@ impl<W: Write> Sink for Terminal<W> {
                 Ok(())
             }
             Event::RunFinished(_, summary) => {
+                let counts = &summary.counts;
                 writeln!(
                     self.out,
                     "\n{} conform, {} fail, {} known deviations, {} conform unexpectedly, {} skipped; {} cases in {:.2}s",
-                    summary.conforms,
-                    summary.fails,
-                    summary.known_deviations,
-                    summary.unexpected_conformance,
-                    summary.skipped,
-                    summary.total,
+                    counts.conforms,
+                    counts.fails,
+                    counts.known_deviations,
+                    counts.unexpected_conformance,
+                    counts.skipped,
+                    counts.total,
                     summary.elapsed.as_secs_f64()
                 )?;
                 writeln!(

@@ -3,7 +3,7 @@
 //! parameters need a value only a reply can give (a capture) cannot be
 //! rendered; it says which value it waits for instead.
 
-use super::{host_of, numeric_nonce, Endpoint, Phase, Runner, Scope};
+use super::{host_of, signing_of, Endpoint, Phase, Runner, Scope};
 use crate::case::{Case, CaseFile, Step};
 use crate::dialect::{Call, CallContext, SentRequest};
 
@@ -28,14 +28,7 @@ impl Runner<'_> {
         case: &Case,
         endpoint: &Endpoint<'_>,
     ) -> Vec<DryStep> {
-        let scope = Scope {
-            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
-            clock_offset: chrono::TimeDelta::zero(),
-            captures: Default::default(),
-            nonce: uuid::Uuid::new_v4().to_string(),
-            number: numeric_nonce(),
-            case_id: &case.id,
-        };
+        let scope = Scope::new(file, case, endpoint);
         let steps = case
             .steps
             .iter()
@@ -66,11 +59,6 @@ impl Runner<'_> {
         scope: &Scope<'_>,
     ) -> Result<SentRequest, String> {
         let client = file.dialect.client();
-        let first_index = |pattern: &str| {
-            self.specs
-                .get(file.dialect, &step.call)
-                .and_then(|spec| spec.list_first_index(pattern))
-        };
         let unknown = |missing: String| {
             if scope.is_capture_name(file, &missing) {
                 format!("not rendered: `{{{{{missing}}}}}` comes from an earlier reply, and a dry run sends nothing")
@@ -81,7 +69,7 @@ impl Runner<'_> {
                 )
             }
         };
-        let params = step.wire_params(scope, &first_index).map_err(unknown)?;
+        let params = self.wire_params(file, step, scope).map_err(unknown)?;
         let headers = scope.render_headers(step).map_err(unknown)?;
         let credentials = scope
             .fixtures
@@ -94,12 +82,7 @@ impl Runner<'_> {
                 )
             })?;
         let host = host_of(endpoint.base_url);
-        let signing = step
-            .signing
-            .as_deref()
-            .or(endpoint.signing)
-            .filter(|s| client.signing_variants().contains(s))
-            .unwrap_or(client.signing_variants()[0]);
+        let signing = signing_of(step, endpoint, client);
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let wire = client.encode(&Call {
             operation: &step.call,

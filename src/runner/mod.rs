@@ -203,6 +203,19 @@ pub struct Attempt {
     pub retried: Option<String>,
 }
 
+impl Attempt {
+    /// The attempt that got `decoded` after `waited`; not retried.
+    fn of(decoded: &Decoded, waited: Duration, met: bool) -> Attempt {
+        Attempt {
+            waited_ms: waited.as_millis() as u64,
+            status: decoded.status,
+            error_code: decoded.error.as_ref().map(|e| e.code.clone()),
+            met,
+            retried: None,
+        }
+    }
+}
+
 /// The result of one case on one target.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseResult {
@@ -251,9 +264,17 @@ impl CaseResult {
             elapsed: Duration::ZERO,
         }
     }
+
+    /// The result of `case` on `target` when it did not run, and why.
+    pub fn skipped(target: &str, file: &CaseFile, case: &Case, reason: String) -> CaseResult {
+        let mut result = CaseResult::new(target, file, case, Outcome::Skipped, Vec::new());
+        result.skipped = Some(reason);
+        result
+    }
 }
 
-fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+/// A duration in whole microseconds, as the JSON documents give times.
+pub(crate) fn as_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_micros() as u64)
 }
 
@@ -301,20 +322,10 @@ impl<'s> Runner<'s> {
             endpoint.fixtures,
             endpoint.powers,
         ) {
-            let mut result =
-                CaseResult::new(endpoint.target, file, case, Outcome::Skipped, Vec::new());
-            result.skipped = Some(reason);
-            return result;
+            return CaseResult::skipped(endpoint.target, file, case, reason);
         }
         let client = file.dialect.client();
-        let mut scope = Scope {
-            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
-            clock_offset: chrono::TimeDelta::zero(),
-            captures: HashMap::new(),
-            nonce: uuid::Uuid::new_v4().to_string(),
-            number: numeric_nonce(),
-            case_id: &case.id,
-        };
+        let mut scope = Scope::new(file, case, endpoint);
         let mut records = Vec::with_capacity(case.steps.len() + case.cleanup.len());
         let faulted = !case.faults.is_empty();
         if faulted {
@@ -400,11 +411,6 @@ impl<'s> Runner<'s> {
             &step.call,
             format!("{}:{}", file.display, step.line),
         );
-        let first_index = |pattern: &str| {
-            self.specs
-                .get(file.dialect, &step.call)
-                .and_then(|spec| spec.list_first_index(pattern))
-        };
         if phase == Phase::Cleanup {
             if let Some(name) = scope.empty_list_parameter(step) {
                 record.skipped = Some(format!(
@@ -413,7 +419,7 @@ impl<'s> Runner<'s> {
                 return record;
             }
         }
-        let params = match step.wire_params(&*scope, &first_index) {
+        let params = match self.wire_params(file, step, scope) {
             Ok(p) => p,
             Err(missing) if phase == Phase::Cleanup && scope.is_capture_name(file, &missing) => {
                 record.skipped = Some(format!(
@@ -450,12 +456,7 @@ impl<'s> Runner<'s> {
             }
         };
         let host = host_of(endpoint.base_url);
-        let signing = step
-            .signing
-            .as_deref()
-            .or(endpoint.signing)
-            .filter(|s| client.signing_variants().contains(s))
-            .unwrap_or(client.signing_variants()[0]);
+        let signing = signing_of(step, endpoint, client);
         if step.wait.is_some() && !self.is_read_only(file, step) {
             record.problems.push(format!(
                 "`{}` changes state, so it is never repeated: `wait` is for reads (operations the spec marks `readonly: true`)",
@@ -492,13 +493,7 @@ impl<'s> Runner<'s> {
             let Some(wait) = &step.wait else {
                 // A retried step's last reply is the one judged.
                 if !record.attempts.is_empty() {
-                    record.attempts.push(Attempt {
-                        waited_ms: waited.as_millis() as u64,
-                        status: decoded.status,
-                        error_code: decoded.error.as_ref().map(|e| e.code.clone()),
-                        met: true,
-                        retried: None,
-                    });
+                    record.attempts.push(Attempt::of(&decoded, waited, true));
                 }
                 break decoded;
             };
@@ -512,13 +507,7 @@ impl<'s> Runner<'s> {
             };
             let met = holds(&wait.until);
             let halted = !wait.halt_on.is_empty() && holds(&wait.halt_on);
-            record.attempts.push(Attempt {
-                waited_ms: waited.as_millis() as u64,
-                status: decoded.status,
-                error_code: decoded.error.as_ref().map(|e| e.code.clone()),
-                met,
-                retried: None,
-            });
+            record.attempts.push(Attempt::of(&decoded, waited, met));
             if met {
                 break decoded;
             }
@@ -628,24 +617,20 @@ impl<'s> Runner<'s> {
             tokio::time::sleep(by).await;
             return Ok(());
         }
-        let url = format!(
-            "{}{}?advance_ms={}",
-            endpoint.base_url.trim_end_matches('/'),
+        let path = format!(
+            "{}?advance_ms={}",
             crate::emulator::CLOCK_PATH,
             by.as_millis()
         );
         let response = self
-            .http
-            .post(url)
-            .timeout(endpoint.policy.request_timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to advance the emulator's clock: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::POST,
+                &path,
+                None,
+                "advance the emulator's clock",
+            )
+            .await?;
         if !response.status().is_success() {
             return Err(format!(
                 "the emulator refused to advance its clock: HTTP {}",
@@ -654,6 +639,22 @@ impl<'s> Runner<'s> {
         }
         scope.clock_offset += chrono::TimeDelta::from_std(by).unwrap_or_default();
         Ok(())
+    }
+
+    /// The step's parameters on the wire, list elements numbered from the
+    /// spec's first index; the error is a variable the scope lacks.
+    fn wire_params(
+        &self,
+        file: &CaseFile,
+        step: &Step,
+        scope: &Scope<'_>,
+    ) -> Result<Vec<(String, String)>, String> {
+        let first_index = |pattern: &str| {
+            self.specs
+                .get(file.dialect, &step.call)
+                .and_then(|spec| spec.list_first_index(pattern))
+        };
+        step.wire_params(scope, &first_index)
     }
 
     /// Whether the spec marks the step's operation as a read.
@@ -756,32 +757,25 @@ impl<'s> Runner<'s> {
             if let Some(observer) = observer {
                 observer.after_reply(x.file.dialect, &x.step.call, x.params, Some(&decoded));
             }
-            let kind = decoded.error.as_ref().and_then(|e| {
-                self.specs
-                    .get(x.file.dialect, &x.step.call)
-                    .and_then(|spec| spec.error(&e.code))
-                    .and_then(|entry| entry.kind)
-            });
+            let kind = decoded
+                .error
+                .as_ref()
+                .and_then(|e| self.specs.kind_of(x.file.dialect, &x.step.call, &e.code));
             let transient = matches!(kind, Some(Kind::Throttled | Kind::Busy));
             let (Some(reason), true, true) = (&x.retry, transient, attempt < retry.max_attempts)
             else {
                 return Ok(decoded);
             };
             let pause = retry.pause(attempt);
-            let code = decoded.error.as_ref().map(|e| e.code.clone());
-            record.attempts.push(Attempt {
-                waited_ms: waited.as_millis() as u64,
-                status: decoded.status,
-                error_code: code.clone(),
-                met: false,
-                retried: Some(format!(
-                    "{} ({}): {reason}; retry {attempt} of {} after {}",
-                    kind.map(Kind::as_str).unwrap_or_default(),
-                    code.unwrap_or_default(),
-                    retry.max_attempts - 1,
-                    policy::spoken(pause)
-                )),
-            });
+            let mut tried = Attempt::of(&decoded, *waited, false);
+            tried.retried = Some(format!(
+                "{} ({}): {reason}; retry {attempt} of {} after {}",
+                kind.map(Kind::as_str).unwrap_or_default(),
+                tried.error_code.as_deref().unwrap_or_default(),
+                retry.max_attempts - 1,
+                policy::spoken(pause)
+            ));
+            record.attempts.push(tried);
             self.pause(x.endpoint, pause, scope).await?;
             *waited += pause;
             attempt += 1;
@@ -834,25 +828,15 @@ impl<'s> Runner<'s> {
                 fault.interface = Some(rendered);
             }
         }
-        let url = format!(
-            "{}{}",
-            endpoint.base_url.trim_end_matches('/'),
-            crate::emulator::faults::FAULTS_PATH
-        );
         let response = self
-            .http
-            .post(url)
-            .timeout(endpoint.policy.request_timeout)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(serde_json::to_vec(&faults).unwrap_or_default())
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to inject the case's faults: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::POST,
+                crate::emulator::faults::FAULTS_PATH,
+                Some(serde_json::to_vec(&faults).unwrap_or_default()),
+                "inject the case's faults",
+            )
+            .await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -866,23 +850,15 @@ impl<'s> Runner<'s> {
 
     /// Removes every fault from the target, before the cleanup runs.
     async fn clear_faults(&self, endpoint: &Endpoint<'_>) -> Result<(), String> {
-        let url = format!(
-            "{}{}",
-            endpoint.base_url.trim_end_matches('/'),
-            crate::emulator::faults::FAULTS_PATH
-        );
         let response = self
-            .http
-            .delete(url)
-            .timeout(endpoint.policy.request_timeout)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "failed to clear the case's faults: {}",
-                    cause(&e, endpoint.policy.request_timeout)
-                )
-            })?;
+            .control(
+                endpoint,
+                reqwest::Method::DELETE,
+                crate::emulator::faults::FAULTS_PATH,
+                None,
+                "clear the case's faults",
+            )
+            .await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -891,6 +867,36 @@ impl<'s> Runner<'s> {
                 response.status()
             ))
         }
+    }
+
+    /// Sends one request to the target's control `path` (the emulator's
+    /// clock or faults, never the vendor API), a JSON `body` if given,
+    /// within the endpoint's request timeout. The error says it failed
+    /// `to` do what it was for, and why.
+    async fn control(
+        &self,
+        endpoint: &Endpoint<'_>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        to: &str,
+    ) -> Result<reqwest::Response, String> {
+        let url = format!("{}{path}", endpoint.base_url.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .request(method, url)
+            .timeout(endpoint.policy.request_timeout);
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
+        }
+        request.send().await.map_err(|e| {
+            format!(
+                "failed to {to}: {}",
+                cause(&e, endpoint.policy.request_timeout)
+            )
+        })
     }
 
     /// An XML success body in the JSON shape of its schema, where the spec
@@ -1163,7 +1169,20 @@ impl Vars for Scope<'_> {
     }
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    /// The scope a run of `case` on `endpoint` starts with: the target's
+    /// fixtures of the file's dialect, no captures, fresh nonces.
+    fn new(file: &CaseFile, case: &'a Case, endpoint: &Endpoint<'a>) -> Scope<'a> {
+        Scope {
+            fixtures: crate::fixtures::of(endpoint.fixtures, file.dialect),
+            clock_offset: chrono::TimeDelta::zero(),
+            captures: HashMap::new(),
+            nonce: uuid::Uuid::new_v4().to_string(),
+            number: numeric_nonce(),
+            case_id: &case.id,
+        }
+    }
+
     fn render_headers(&self, step: &Step) -> Result<Vec<(String, Option<String>)>, String> {
         step.headers
             .iter()
@@ -1214,6 +1233,16 @@ mod tests;
 fn numeric_nonce() -> String {
     let n = u128::from_le_bytes(*uuid::Uuid::new_v4().as_bytes());
     (100_000_000_000_000_000 + n % 900_000_000_000_000_000).to_string()
+}
+
+/// The signing variant a step's request uses: the step's, else the
+/// endpoint's, where the dialect knows it; else the dialect's first.
+fn signing_of<'a>(step: &'a Step, endpoint: &Endpoint<'a>, client: &dyn ClientDialect) -> &'a str {
+    step.signing
+        .as_deref()
+        .or(endpoint.signing)
+        .filter(|s| client.signing_variants().contains(s))
+        .unwrap_or(client.signing_variants()[0])
 }
 
 /// The authority of a base URL (`127.0.0.1:PORT`): the Host header the

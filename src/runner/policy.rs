@@ -185,11 +185,14 @@ impl Serialize for RateLimit {
     }
 }
 
-/// The `client:` block of a profile, as written: every field optional,
-/// the default's value where absent.
+/// Client settings as given, every field optional, the default's value
+/// where absent: what `ipconform run` reads from `--rate-limit`,
+/// `--request-timeout` and `--retries` for a URL target. (A profile's
+/// `client:` block is not read through this: [`crate::profile`] parses it
+/// itself, to place each error at its key.)
 ///
 /// ```yaml
-/// client: {rate_limit: 5/s, concurrency: 1, request_timeout: 30s, retries: 3}
+/// {rate_limit: 5/s, concurrency: 1, request_timeout: 30s, retries: 3}
 /// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

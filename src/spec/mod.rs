@@ -279,6 +279,12 @@ impl SpecSet {
         self.part(dialect)?.operations.get(operation)
     }
 
+    /// The neutral kind the catalog of `operation` gives the error `code`,
+    /// if it documents the code with one.
+    pub fn kind_of(&self, dialect: DialectId, operation: &str, code: &str) -> Option<Kind> {
+        self.get(dialect, operation)?.error(code)?.kind
+    }
+
     /// The common part of a dialect's specs.
     pub fn dialect(&self, dialect: DialectId) -> Option<&DialectSpec> {
         self.part(dialect)?.common.as_ref()
