@@ -45,7 +45,7 @@ use tokio::task::JoinHandle;
 
 use crate::dialect::alibaba_rpc::Pair;
 use crate::dialect::DialectId;
-use crate::spec::{ErrorEntry, OperationSpec, SpecSet, Violation, ViolationKind};
+use crate::spec::{ErrorEntry, OperationSpec, SpecSet, ViolationKind};
 use nonce::NonceStore;
 use world::{AccessKey, World, WorldBuildError, WorldFile};
 
@@ -206,12 +206,7 @@ impl EmulatorState {
         wire_name: &str,
     ) -> Option<(String, String)> {
         let common = self.specs.dialect(dialect)?;
-        Some(common.validation.render(&Violation {
-            kind,
-            parameter: parameter.to_string(),
-            wire_name: wire_name.to_string(),
-            detail: String::new(),
-        }))
+        Some(common.validation.render_names(kind, parameter, wire_name))
     }
 
     /// Records a nonce for an access key at `now` (Unix seconds, the clock

@@ -95,10 +95,23 @@ impl Validation {
 
     /// The vendor code and message for `v`.
     pub fn render(&self, v: &Violation) -> (String, String) {
-        let reply = self.reply(v.kind);
+        self.render_names(v.kind, &v.parameter, &v.wire_name)
+    }
+
+    /// The vendor code and message for a violation of `kind` by
+    /// `parameter` (its name in the spec, which a code names) sent as
+    /// `wire_name` (which a message names): also for violations the
+    /// emulator finds outside [`OperationSpec::validate`].
+    pub fn render_names(
+        &self,
+        kind: ViolationKind,
+        parameter: &str,
+        wire_name: &str,
+    ) -> (String, String) {
+        let reply = self.reply(kind);
         (
-            reply.code.replace("%s", &v.parameter),
-            reply.message.replace("%s", &v.wire_name),
+            reply.code.replace("%s", parameter),
+            reply.message.replace("%s", wire_name),
         )
     }
 }
