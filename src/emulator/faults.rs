@@ -575,8 +575,8 @@ pub async fn clear(State(state): State<Arc<EmulatorState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::{Call, CallContext, Decoded};
-    use crate::emulator::test_support::start_default;
+    use crate::dialect::Decoded;
+    use crate::emulator::test_support::{signed_wire, start_default, Signer};
     use crate::emulator::world::WorldFile;
     use crate::emulator::RunningEmulator;
 
@@ -695,26 +695,14 @@ mod tests {
         params: &[(&str, String)],
     ) -> Result<(reqwest::header::HeaderMap, Decoded), reqwest::Error> {
         let client = dialect.client();
-        let creds = world.fixtures_of(dialect).credentials["default"].clone();
-        let params: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let host = emu.addr().to_string();
-        let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let wire = client.encode(&Call {
-            operation: op,
-            params: &params,
-            headers: &[],
-            credentials: &creds,
-            context: CallContext {
-                host: &host,
-                now: emu.state().now(),
-                nonce: &nonce,
-                signing: client.signing_variants()[0],
-                method: crate::dialect::Method::Get,
-            },
-        });
+        let signer = Signer {
+            dialect,
+            creds: "default",
+            signing: client.signing_variants()[0],
+            method: crate::dialect::Method::Get,
+        };
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let wire = signed_wire(emu, world, &signer, op, &params);
         let mut request = reqwest::Client::new()
             .get(format!("{}{}", emu.base_url(), wire.path_and_query))
             .timeout(Duration::from_secs(10));

@@ -613,8 +613,8 @@ fn eni_json(eni: &Eni, created: &str) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dialect::{Call as ClientCall, CallContext, ClientDialect, Method};
-    use crate::emulator::test_support::{send_raw, start_default};
+    use crate::dialect::Method;
+    use crate::emulator::test_support::{send_raw, signed_wire, start_default, Signer};
     use crate::emulator::world::WorldFile;
     use crate::emulator::RunningEmulator;
     use serde_json::Value;
@@ -628,26 +628,13 @@ mod tests {
         method: Method,
         params: &[(&str, &str)],
     ) -> (u16, String, Value) {
-        let creds = world.fixtures_of(DIALECT).credentials[creds].clone();
-        let params: Vec<(String, String)> = params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let host = emu.addr().to_string();
-        let nonce = uuid::Uuid::new_v4().to_string();
-        let wire = tencent_v2::TencentV2Client.encode(&ClientCall {
-            operation: "DescribeNetworkInterfaces",
-            params: &params,
-            headers: &[],
-            credentials: &creds,
-            context: CallContext {
-                host: &host,
-                now: chrono::Utc::now(),
-                nonce: &nonce,
-                signing: tencent_v2::HMAC_SHA1,
-                method,
-            },
-        });
+        let signer = Signer {
+            dialect: DIALECT,
+            creds,
+            signing: tencent_v2::HMAC_SHA1,
+            method,
+        };
+        let wire = signed_wire(emu, world, &signer, "DescribeNetworkInterfaces", params);
         raw(
             emu,
             method.as_str(),

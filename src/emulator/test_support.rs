@@ -1,7 +1,9 @@
-//! What the emulator's HTTP tests of every dialect share: the default world
-//! and a raw request that hides nothing of the reply, so each dialect's
-//! tests see the status, content type and bytes its SDKs would see.
+//! What the emulator's HTTP tests of every dialect share: the default world,
+//! a request signed by the dialect's own client, and a raw request that
+//! hides nothing of the reply, so each dialect's tests see the status,
+//! content type and bytes its SDKs would see.
 
+use crate::dialect::{Call, CallContext, DialectId, Method, WireRequest};
 use crate::emulator::world::WorldFile;
 use crate::emulator::{start, RunningEmulator};
 
@@ -17,6 +19,46 @@ pub async fn start_default() -> (RunningEmulator, WorldFile) {
     let world = default_world();
     let emu = start(&world, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     (emu, world)
+}
+
+/// How a test signs its calls: with the credential set `creds` of the
+/// world's fixtures of `dialect`, the signing variant `signing`, as `method`.
+pub struct Signer<'a> {
+    pub dialect: DialectId,
+    pub creds: &'a str,
+    pub signing: &'a str,
+    pub method: Method,
+}
+
+/// `operation` with `params` as the dialect's client puts it on the wire
+/// for `emu`: signed at the emulator's clock, with a fresh nonce.
+pub fn signed_wire(
+    emu: &RunningEmulator,
+    world: &WorldFile,
+    signer: &Signer<'_>,
+    operation: &str,
+    params: &[(&str, &str)],
+) -> WireRequest {
+    let credentials = world.fixtures_of(signer.dialect).credentials[signer.creds].clone();
+    let params: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let host = emu.addr().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    signer.dialect.client().encode(&Call {
+        operation,
+        params: &params,
+        headers: &[],
+        credentials: &credentials,
+        context: CallContext {
+            host: &host,
+            now: emu.state().now(),
+            nonce: &nonce,
+            signing: signer.signing,
+            method: signer.method,
+        },
+    })
 }
 
 /// A reply as received: status, content type and body text.

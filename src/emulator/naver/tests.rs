@@ -10,9 +10,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::DIALECT;
-use crate::dialect::naver::{self, NaverClient, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
-use crate::dialect::{xml, Call, CallContext, ClientDialect, Method};
-use crate::emulator::test_support::{default_world, send_raw, start_default, RawReply};
+use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
+use crate::dialect::{xml, Method};
+use crate::emulator::test_support::{
+    default_world, send_raw, signed_wire, start_default, RawReply, Signer,
+};
 use crate::emulator::world::{AccessKeyDef, AccountDef, World, WorldFile};
 use crate::emulator::{start_with_state, EmulatorState, RunningEmulator};
 use crate::fixtures::Secret;
@@ -29,25 +31,13 @@ async fn send(
     action: &str,
     params: &[(&str, &str)],
 ) -> RawReply {
-    let creds = world.fixtures_of(DIALECT).credentials[creds].clone();
-    let params: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let host = emu.addr().to_string();
-    let wire = NaverClient.encode(&Call {
-        operation: action,
-        params: &params,
-        headers: &[],
-        credentials: &creds,
-        context: CallContext {
-            host: &host,
-            now: emu.state().now(),
-            nonce: "",
-            signing,
-            method,
-        },
-    });
+    let signer = Signer {
+        dialect: DIALECT,
+        creds,
+        signing,
+        method,
+    };
+    let wire = signed_wire(emu, world, &signer, action, params);
     send_raw(
         emu,
         method.as_str(),
