@@ -45,9 +45,7 @@ fn encode_into(out: &mut String, s: &str) {
     out.extend(utf8_percent_encode(s, RFC3986));
 }
 
-/// A decoded parameter that borrows from the request where decoding
-/// changed nothing (the verifier's view; most parameters need no decoding).
-pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+pub use super::Pair;
 
 /// Parameters of a URL query string, percent-decoded. `+` stays a `+`
 /// (RFC 3986 query; the Alibaba SDKs encode a space as `%20` there).

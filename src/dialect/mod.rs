@@ -12,6 +12,7 @@ pub mod naver;
 pub mod tencent_v2;
 pub mod xml;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -19,6 +20,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::fixtures::Credentials;
+
+/// A decoded request parameter, borrowed from the request where decoding
+/// changed nothing (the verifiers' view: most parameters need no decoding).
+pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// The dialects ipconform speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -43,8 +43,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::dialect::alibaba_rpc::Pair;
 use crate::dialect::DialectId;
+use crate::dialect::Pair;
 use crate::spec::{ErrorEntry, OperationSpec, SpecSet, ViolationKind};
 use nonce::NonceStore;
 use world::{AccessKey, World, WorldBuildError, WorldFile};
@@ -251,6 +251,16 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
                 .to_ascii_lowercase()
                 .starts_with("application/x-www-form-urlencoded")
         })
+}
+
+/// The value of parameter `name` once the spec has validated the request;
+/// an empty value reads as absent, since the SDKs send optional
+/// parameters empty.
+pub(crate) fn value_of<'a>(params: &'a [Pair<'a>], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, v)| k == name && !v.is_empty())
+        .map(|(_, v)| v.as_ref())
 }
 
 /// The values of a repeat list, ordered by index: `index_of` gives the

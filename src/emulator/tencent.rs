@@ -31,13 +31,10 @@ use super::world::{
 };
 use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::tencent_v2::{self, PATH};
-use crate::dialect::DialectId;
+use crate::dialect::{DialectId, Pair};
 use crate::spec::{OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::TencentVpcV2;
-
-/// A decoded parameter, borrowed from the request where decoding changed nothing.
-type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
 
 /// Signature clock window, either side of the server's clock.
 const WINDOW_SECS: i64 = 300;
@@ -301,10 +298,7 @@ struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn value(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_ref())
+        super::value_of(self.params, name)
     }
 
     /// The values of a 0-based list `prefix.N suffix`, by index (the spec

@@ -110,10 +110,7 @@ pub struct Params<'a> {
 
 impl<'a> Params<'a> {
     pub fn value(&self, name: &str) -> Option<&'a str> {
-        self.all
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_ref())
+        super::value_of(self.all, name)
     }
 
     /// The values of the repeat list `stem.N`, by N (validation has

@@ -30,13 +30,10 @@ use super::world::{
 };
 use super::{EmulatorState, MAX_QUERY};
 use crate::dialect::naver::{self, ACCESS_KEY, SIGNATURE_V1, SIGNATURE_V2, TIMESTAMP};
-use crate::dialect::DialectId;
+use crate::dialect::{DialectId, Pair};
 use crate::spec::{ErrorShape, OperationSpec, ViolationKind};
 
 const DIALECT: DialectId = DialectId::NaverVpc;
-
-/// A decoded parameter, borrowed from the request where decoding changed nothing.
-type Pair<'a> = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>);
 
 /// The gateway's clock window, either side of the server's clock.
 const WINDOW_MS: i64 = 5 * 60 * 1000;
@@ -410,10 +407,7 @@ struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn value(&self, name: &str) -> Option<&'a str> {
-        self.params
-            .iter()
-            .find(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_ref())
+        super::value_of(self.params, name)
     }
 
     /// The values of a 1-based list `stem.N`, by N.
